@@ -72,7 +72,7 @@ def _cnn(acts, pool, stride=1):
 
 
 HEAVY = frozenset({"memory_heavy"})
-CNN_SMOKE = Shape((1, 3, 8, 8), {"in_ch": 3, "hw": 8, "c1": 3, "c2": 4})
+CNN_SMOKE = Shape((1, 3, 8, 8), {"in_ch": 3, "hw": 8, "c1": 2, "c2": 4})
 CNN_PAPER = Shape((1, 3, 32, 32), {"in_ch": 3, "hw": 32, "c1": 32, "c2": 64})
 
 SPECS: tuple[LayerSpec, ...] = (

@@ -1,0 +1,111 @@
+"""The pytest suite itself, exercised through real pytest runs (pytester) and real ezkl."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = str(ROOT / "benchmarks")
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One artifact cache for the module, so SRS files are generated once."""
+    return tmp_path_factory.mktemp("zkcache")
+
+
+@pytest.fixture
+def run(pytester, shared_cache, monkeypatch):
+    monkeypatch.setenv("ZKBENCH_CACHE", str(shared_cache))
+    results = pytester.path / "results"
+
+    def go(*args):
+        return pytester.runpytest_subprocess(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results), *args)
+    go.results = results
+    return go
+
+
+def collected(pytester, *args):
+    rec = pytester.inline_run(BENCH, "-p", "no:cacheprovider", "--collect-only", *args)
+    items = rec.getcall("pytest_collection_finish").session.items   # after -m deselection
+    skipped = [i for i in items if i.get_closest_marker("skip")]
+    return items, skipped
+
+
+def test_default_collection_is_30_runnable_and_10_memory_heavy_skipped(pytester):
+    items, skipped = collected(pytester)
+    assert len(items) == 40 and len(skipped) == 10
+    assert all("memory_heavy" in i.keywords for i in skipped)
+    reason = skipped[0].get_closest_marker("skip").kwargs["reason"]
+    assert "--run-memory-heavy" in reason
+
+
+def test_marker_selection(pytester):
+    items, skipped = collected(pytester, "-m", "composite")
+    assert len(items) == 8 and not skipped and all(i.name.startswith("test_composite[CNN_") for i in items)
+    items, skipped = collected(pytester, "-m", "memory_heavy")
+    assert len(items) == 10 and not skipped
+    items, skipped = collected(pytester, "-m", "core")
+    assert len(items) == 24 and len(skipped) == 6
+    items, skipped = collected(pytester, "--run-memory-heavy")
+    assert len(items) == 40 and not skipped
+
+
+def test_ids_are_stable_and_named_after_the_experiment(pytester):
+    first = [i.nodeid for i in collected(pytester)[0]]
+    second = [i.nodeid for i in collected(pytester)[0]]
+    assert first == second
+    assert "benchmarks/test_core_layers.py::test_core_layers[ReLU-tol0.5]" in first
+    assert "benchmarks/test_scaling_study.py::test_scaling_study[Dense_Scaling_Large-tol2]" in first
+
+
+def test_bad_options_are_usage_errors(run):
+    res = run("--tol", "-1", "--collect-only")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines(["*tolerance '-1' must be a finite percentage > 0*"])
+
+
+def test_resume_runs_nothing_and_rerun_keeps_history(run):
+    sel = ("-k", "Dense_Scaling_Small-tol2")
+    first = run(*sel)
+    first.assert_outcomes(passed=1)
+    path = run.results / "scaling_study" / "Dense_Scaling_Small_tol2.json"
+    doc = json.loads(path.read_text())
+    assert doc["status"] == "ok" and doc["stages"]["prove"]["seconds"]
+    mtime = path.stat().st_mtime_ns
+
+    second = run(*sel)
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines(["*Dense_Scaling_Small-tol2*done[*]*"])
+    assert path.stat().st_mtime_ns == mtime          # nothing re-ran, nothing rewritten
+
+    third = run(*sel, "--rerun")
+    third.assert_outcomes(passed=1)
+    history = list((run.results / "history" / "scaling_study").glob("Dense_Scaling_Small_tol2.*.json"))
+    assert len(history) == 1 and json.loads(history[0].read_text())["started_at"] == doc["started_at"]
+    assert json.loads(path.read_text())["started_at"] >= doc["started_at"]
+
+
+def test_xdist_run_merges_real_stats_into_benchmark_json(run, pytester):
+    out = pytester.path / "out.json"
+    res = run("-n", "2", "-k", "Tanh-tol2 or Dense_Scaling_Small-tol0.5", "--benchmark-json", str(out))
+    res.assert_outcomes(passed=2)
+    bench = json.loads(out.read_text())
+    assert bench["machine_info"]["ezkl"] and "gpus" in bench["machine_info"]
+    names = {b["name"] for b in bench["benchmarks"]}
+    for eid in ("Tanh-tol2", "Dense_Scaling_Small-tol0.5"):
+        for stage in ("setup", "prove", "verify", "witness"):
+            assert f"{eid}::{stage}" in names
+    prove = next(b for b in bench["benchmarks"] if b["name"] == "Tanh-tol2::prove")
+    assert prove["group"] == "prove" and prove["stats"]["rounds"] == 3 and len(prove["stats"]["data"]) == 3
+    assert 0 < prove["stats"]["min"] <= prove["stats"]["median"] <= prove["stats"]["max"]
+    assert prove["extra_info"]["logrows"] > 0 and prove["extra_info"]["verified"] is True
+    workers = {json.loads(p.read_text())["worker"] for p in run.results.glob("*/*.json")}
+    assert workers <= {"gw0", "gw1"} and workers
+    cmp = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(out)], capture_output=True,
+                         text=True, env={**os.environ, "COLUMNS": "200"})
+    assert cmp.returncode == 0 and "Tanh-tol2::prove" in cmp.stdout
