@@ -29,7 +29,7 @@ def test_build_once_then_reuse(tmp_path):
 
 def test_corrupt_entry_is_detected_and_rebuilt(tmp_path):
     cache = ArtifactCache(tmp_path)
-    build = lambda d: (d / "pk.key").write_bytes(b"k" * 100) and {}  # noqa: E731
+    build = lambda d: (d / "pk.key").write_bytes(b"k" * 100) and {}
     m, _ = cache.get_or_build("keys", "x", build)
     pk = Path(m["dir"]) / "pk.key"
     pk.write_bytes(b"k" * 50)                  # half a proving key
