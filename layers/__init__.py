@@ -1,6 +1,17 @@
 """The model zoo: the registry of the study's layer/model configurations."""
-from .registry import (GROUP_MARKERS, GROUPS, PROFILES, REGISTRY, SPECS, TOLERANCES, LayerSpec,
-                       Shape, experiment_id, get, parse_tolerance)
+from .registry import (
+                       GROUP_MARKERS,
+                       GROUPS,
+                       PROFILES,
+                       REGISTRY,
+                       SPECS,
+                       TOLERANCES,
+                       LayerSpec,
+                       Shape,
+                       experiment_id,
+                       get,
+                       parse_tolerance,
+)
 
 __all__ = ["GROUP_MARKERS", "GROUPS", "PROFILES", "REGISTRY", "SPECS", "TOLERANCES", "LayerSpec",
            "Shape", "experiment_id", "get", "parse_tolerance"]

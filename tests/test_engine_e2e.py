@@ -34,6 +34,9 @@ def test_a_real_smoke_experiment_proves_verifies_and_is_schema_valid(first_and_s
     chosen = r["search"]["candidates"][r["search"]["chosen"]]
     assert chosen["meets_tol"] and chosen["logrows"] == r["circuit"]["logrows"]
     assert r["circuit"]["input_scale"] == chosen["effective_input_scale"]
+    # soundness: verify rejected a flipped proof byte and a changed public output
+    assert r["soundness_checked"] is True
+    assert all(c["rejected"] for c in r["soundness"].values()) and len(r["soundness"]) == 2
     path = write_result(r, tmp_path)
     assert read_result(path)["id"] == "Tanh-tol2"
 
@@ -62,3 +65,13 @@ def test_schema_rejects_an_ok_result_without_stages(first_and_second):
     bad["verified"] = False
     with pytest.raises(jsonschema.ValidationError):
         validate(bad)
+
+
+def test_tampering_helpers_change_exactly_what_they_say():
+    from fixtures.pipeline import tamper_proof_byte, tamper_public_output
+    proof = {"proof": [1, 2, 3, 4], "hex_proof": "0x01020304", "instances": [["00ab", "10ff"]],
+             "pretty_public_inputs": {}}
+    flipped = tamper_proof_byte(proof)
+    assert flipped["proof"] == [1, 2, 2, 4] and flipped["hex_proof"] == "0x01020204"
+    changed = tamper_public_output(proof)
+    assert changed["instances"] == [["00ab", "11ff"]] and proof["instances"] == [["00ab", "10ff"]]

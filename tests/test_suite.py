@@ -104,7 +104,7 @@ def test_xdist_run_merges_real_stats_into_benchmark_json(run, pytester):
     assert prove["group"] == "prove" and prove["stats"]["rounds"] == 3 and len(prove["stats"]["data"]) == 3
     assert 0 < prove["stats"]["min"] <= prove["stats"]["median"] <= prove["stats"]["max"]
     assert prove["extra_info"]["logrows"] > 0 and prove["extra_info"]["verified"] is True
-    workers = {json.loads(p.read_text())["worker"] for p in run.results.glob("*/*.json")}
+    workers = {json.loads(p.read_text())["worker"] for p in run.results.glob("[!.]*/*.json")}
     assert workers <= {"gw0", "gw1"} and workers
     cmp = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(out)], capture_output=True,
                          text=True, env={**os.environ, "COLUMNS": "200"})
