@@ -96,13 +96,14 @@ def test_two_runs_on_one_results_dir_do_not_corrupt_or_duplicate(tmp_path, cache
     out_a, _ = a.communicate(timeout=600)
     out_b, _ = b.communicate(timeout=600)
     assert a.returncode == 0 and b.returncode == 0, out_a + out_b
-    results = sorted((tmp_path / "results").glob("*/*.json"))
+    results = sorted((tmp_path / "results").glob("[!.]*/*.json"))
     assert [p.name for p in results] == ["Poly_tol2.json", "ReLU_tol2.json"]
     for p in results:
         assert json.loads(p.read_text())["status"] == "ok"
     # each experiment was measured by exactly one of the two runs; the other took its result
     assert (out_a + out_b).count("done*") >= 2, out_a + out_b
     assert not no_half_written_files(tmp_path / "results", cache_dir)
+    assert not list((tmp_path / "results" / ".status").glob("*.json"))   # workers cleaned up after themselves
 
 
 def test_corrupt_cached_proving_key_is_rebuilt_not_used(tmp_path, cache_dir):

@@ -109,3 +109,22 @@ def test_xdist_run_merges_real_stats_into_benchmark_json(run, pytester):
     cmp = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(out)], capture_output=True,
                          text=True, env={**os.environ, "COLUMNS": "200"})
     assert cmp.returncode == 0 and "Tanh-tol2::prove" in cmp.stdout
+
+
+def test_max_memory_below_a_prediction_skips_exactly_that_case_with_the_numbers(run):
+    res = run("--layer", "Tanh,Dense", "--tol", "0.5", "--max-memory", "150M", "-rs")
+    res.assert_outcomes(passed=1, skipped=1)
+    res.stdout.fnmatch_lines(["*SKIPPED*Tanh-tol0.5: needs ~* MiB (predicted peak RSS at logrows *), 150.0 MiB available*"])
+    dense = json.loads((run.results / "core_layers" / "Dense_tol0.5.json").read_text())
+    assert dense["prediction"]["peak_rss_bytes"] < 150 * 2**20 < dense["stages"]["prove"]["peak_rss_bytes"] * 10
+    tanh = json.loads((run.results / "core_layers" / "Tanh_tol0.5.json").read_text())
+    assert tanh["status"] == "skipped" and tanh["prediction"]["peak_rss_bytes"] > 150 * 2**20
+    assert "setup" not in tanh["stages"] and "prove" not in tanh["stages"]   # nothing expensive ran
+
+
+def test_longest_experiments_are_collected_first(pytester, tmp_path):
+    rec = pytester.inline_run(BENCH, "-p", "no:cacheprovider", "--collect-only", "--run-memory-heavy")
+    ids = [i.callspec.id for i in rec.getcall("pytest_collection_finish").session.items]
+    # the FLOP-based estimate puts the biggest convolutions and CNNs before the element-wise layers
+    assert ids.index("Conv2d_Scaling_Large-tol0.5") < ids.index("ReLU-tol0.5")
+    assert ids.index("CNN_ReLU-tol0.5") < ids.index("Tanh-tol2")
