@@ -149,3 +149,26 @@ def test_controller_reports_a_result_it_cannot_write(tmp_path, monkeypatch):
     msg = controller.write_errors[0]
     assert "No space left on device" in msg and "free disk space" in msg and "kept in" in msg
     assert json.loads((tmp_path / "tmp" / "zkbench-unsaved" / "ReLU_tol0.5.json").read_text())["id"] == "ReLU-tol0.5"
+
+
+def test_user_supplied_srs_is_hash_checked_and_recorded(tmp_path):
+    import hashlib
+
+    import ezkl
+    first = run_experiment("Tanh", 2, RunConfig(rounds=1, cache_dir=tmp_path / "c0"))
+    k = first["circuit"]["logrows"]
+    assert first["srs"]["source"].startswith("generated locally") and "unsafe for production" in first["srs"]["source"]
+    user = tmp_path / f"ceremony{k}.srs"
+    ezkl.gen_srs(str(user), k)
+    sha = hashlib.sha256(user.read_bytes()).hexdigest()
+    ok = run_experiment("Tanh", 2, RunConfig(rounds=1, cache_dir=tmp_path / "c1", srs_files={k: (str(user), sha)}))
+    assert ok["status"] == "ok" and ok["srs"]["sha256"] == sha and "user-supplied" in ok["srs"]["source"]
+    bad = run_experiment("Tanh", 2, RunConfig(rounds=1, cache_dir=tmp_path / "c2", srs_files={k: (str(user), "0" * 64)}))
+    assert bad["status"] == "failed" and bad["failure"]["stage"] == "srs" and "expected 0000" in bad["failure"]["cause"]
+    other = run_experiment("Tanh", 2, RunConfig(rounds=1, cache_dir=tmp_path / "c3", srs_files={k + 1: (str(user), None)}))
+    assert other["failure"]["kind"] == "no_srs" and f"--srs {k}=PATH" in other["failure"]["cause"]
+
+
+def test_bad_srs_option_is_a_usage_error(tmp_path):
+    res = pytest_cli(tmp_path, "--collect-only", "--srs", "seventeen=x.srs")
+    assert res.returncode == pytest.ExitCode.USAGE_ERROR and "write K=PATH or K=PATH@SHA256" in res.stderr

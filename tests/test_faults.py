@@ -55,7 +55,7 @@ def test_prover_killed_mid_prove_is_recorded_and_the_run_completes(tmp_path, cac
     watcher = threading.Thread(target=kill_when_in_stage,
                                args=(tmp_path / "results" / ".status", "Tanh-tol0.5", "prove", stop, killed))
     watcher.start()
-    proc = pytest_run(tmp_path, cache_dir, *sel)
+    proc = pytest_run(tmp_path, cache_dir, *sel, "-n", "2")   # under xdist, as users run it
     out, _ = proc.communicate(timeout=600)
     stop.set()
     watcher.join()
