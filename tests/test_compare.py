@@ -148,7 +148,7 @@ def test_slowdown_inside_the_base_spread_is_noise(tmp_path, bench):
 def test_millisecond_stage_change_is_noise(tmp_path, capsys, bench):
     """A single-round stage of a few ms tripled: timer noise, unless --min-time-delta allows it."""
     entry = min((b for b in bench["benchmarks"] if not b["extra_info"]["cached"]), key=lambda b: b["stats"]["median"])
-    assert entry["stats"]["median"] * 2 < 0.010, "the stored data has no millisecond stage"
+    assert entry["stats"]["median"] * 2 < 0.050, "the stored data has no millisecond stage"
     set_times(entry, [x * 3 for x in entry["stats"]["data"]])
     key = (entry["extra_info"]["experiment"], f"{entry['extra_info']['stage']} time")
     new = write(tmp_path / "new.json", bench)
