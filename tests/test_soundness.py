@@ -1,0 +1,77 @@
+"""The tampering helpers and the soundness verdicts, without ezkl."""
+import pytest
+
+from fixtures.pipeline import (
+    BN254_R,
+    felt_from_hex,
+    felt_to_hex,
+    judge_soundness,
+    malformed_tamper,
+    proof_sizes,
+    tamper_proof_byte,
+    tamper_public_output,
+)
+from fixtures.worker import StageFailed
+
+
+def proof_with_last_output(value: int) -> dict:
+    return {"proof": [1, 2, 3, 4], "hex_proof": "0x01020304", "instances": [[felt_to_hex(7), felt_to_hex(value)]],
+            "pretty_public_inputs": {}}
+
+
+def test_felts_are_little_endian_hex():
+    assert felt_to_hex(0x10ff) == "ff10" + "00" * 30
+    assert felt_from_hex("ff10" + "00" * 30) == 0x10ff
+
+
+def test_flipping_a_byte_keeps_bytes_and_hex_consistent():
+    proof = proof_with_last_output(5)
+    flipped = tamper_proof_byte(proof)
+    assert flipped["proof"] == [1, 2, 2, 4] and flipped["hex_proof"] == "0x01020204"
+    assert proof["proof"] == [1, 2, 3, 4]
+    assert malformed_tamper(proof, flipped) is None
+
+
+@pytest.mark.parametrize("value", [0, 5, BN254_R - 1])   # r - 1 is -1: a bit flip would leave the field
+def test_a_changed_output_stays_a_field_element(value):
+    proof = proof_with_last_output(value)
+    changed = tamper_public_output(proof)
+    new = felt_from_hex(changed["instances"][-1][-1])
+    assert new == (value + 1) % BN254_R and new < BN254_R
+    assert changed["instances"][-1][0] == proof["instances"][-1][0] and "pretty_public_inputs" not in changed
+    assert malformed_tamper(proof, changed) is None
+
+
+@pytest.mark.parametrize("edit, why", [
+    (lambda p: p["instances"][-1].__setitem__(-1, "ff" * 32), "not a field element"),
+    (lambda p: p["instances"][-1].__setitem__(-1, "zz"), "not hex"),
+    (lambda p: p.__setitem__("proof", p["proof"][:2]), "another length"),
+    (lambda p: p["instances"][-1].pop(), "another number of public values"),
+    (lambda p: None, "nothing was changed"),
+])
+def test_malformed_tampers_are_named(edit, why):
+    proof = proof_with_last_output(5)
+    tampered = tamper_public_output(proof) if why != "nothing was changed" else dict(proof)
+    edit(tampered)
+    assert why in malformed_tamper(proof, tampered)
+
+
+def check(verdict, reason="x"):
+    return {"verdict": verdict, "rejected": verdict == "rejected", "reason": reason}
+
+
+def test_only_verifier_rejections_count():
+    assert judge_soundness({"a": check("rejected"), "b": check("rejected")}) is True
+    with pytest.raises(StageFailed) as e:
+        judge_soundness({"a": check("rejected"), "b": check("error", "failed to load the proof")})
+    assert e.value.kind == "check_failed" and "failed to load the proof" in e.value.cause
+    with pytest.raises(StageFailed) as e:
+        judge_soundness({"a": check("accepted"), "b": check("rejected")})
+    assert e.value.kind == "unsound" and "a" in e.value.cause
+    with pytest.raises(StageFailed):
+        judge_soundness({})
+
+
+def test_proof_sizes_name_the_transcript_the_instances_and_the_file():
+    proof = {"proof": list(range(64)), "instances": [["00" * 32] * 3, ["00" * 32] * 2]}
+    assert proof_sizes(proof, 9999) == {"proof_bytes": 64, "proof_instances": 5, "proof_file_bytes": 9999}
