@@ -5,33 +5,49 @@ the last tests use the real pynvml, which on a machine without a driver must mea
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 from types import SimpleNamespace
 
+import psutil
 import pytest
 
+from fixtures.environment import package_build
 from fixtures.gpu import Gpu, GpuSampler, assign_gpu, auto_worker_count, visible_gpus
+from fixtures.pipeline import gpu_record
+from fixtures.plugin import Controller
 
 GiB = 1024 ** 3
 UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-bbbb3333-0000", "GPU-cccc4444-0000"]
 
 
 class FakeNvml:
-    """Devices in NVML (PCI bus) order; tests change util/mem/processes while sampling."""
+    """Devices in NVML (PCI bus) order; tests change util/mem/processes while sampling.
+
+    A device's "procs" maps each compute process's pid to its usedGpuMemory (None: not
+    reported); "util_samples" holds per-process utilization samples (timeStamp, pid, smUtil)."""
 
     class NVMLError(Exception):
+        pass
+
+    class NVMLError_NotSupported(NVMLError):
+        pass
+
+    class NVMLError_NotFound(NVMLError):
         pass
 
     def __init__(self, n_devices=4, fail_init=False, uuid_as_bytes=False):
         self.fail_init = fail_init
         self.uuid_as_bytes = uuid_as_bytes
         self.devices = [{"uuid": UUIDS[i], "name": f"Fake H{i}", "total": (i + 1) * 10 * GiB,
-                         "used": 1 * GiB, "util": 0, "pids": []} for i in range(n_devices)]
+                         "used": 1 * GiB, "util": 0, "procs": {}, "util_samples": []}
+                        for i in range(n_devices)]
         self.init_calls = self.shutdown_calls = 0
         self.processes_supported = True
+        self.process_util_supported = True
 
     def nvmlInit(self):
         self.init_calls += 1
@@ -62,8 +78,17 @@ class FakeNvml:
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle):
         if not self.processes_supported:
-            raise self.NVMLError("Not Supported")
-        return [SimpleNamespace(pid=pid, usedGpuMemory=None) for pid in handle["pids"]]
+            raise self.NVMLError_NotSupported("Not Supported")
+        return [SimpleNamespace(pid=pid, usedGpuMemory=mem) for pid, mem in list(handle["procs"].items())]
+
+    def nvmlDeviceGetProcessUtilization(self, handle, timeStamp):
+        if not self.process_util_supported:
+            raise self.NVMLError_NotSupported("Not Supported")
+        samples = [SimpleNamespace(timeStamp=ts, pid=pid, smUtil=sm, memUtil=0, encUtil=0, decUtil=0)
+                   for ts, pid, sm in list(handle["util_samples"]) if ts > timeStamp]
+        if not samples:
+            raise self.NVMLError_NotFound("Not Found")
+        return samples
 
 
 def uuids(gpus: list[Gpu]) -> list[str]:
@@ -161,63 +186,163 @@ def test_auto_worker_count():
 
 # --- GpuSampler ----------------------------------------------------------------------------
 
-def test_sampler_sees_prover_pid_and_load():
+@pytest.fixture
+def spawn():
+    """Start `sleep` processes: stand-ins for the stage child and for other processes."""
+    procs = []
+
+    def start(*argv):
+        procs.append(subprocess.Popen(list(argv) or ["sleep", "60"]))
+        return procs[-1]
+    yield start
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()
+        proc.kill()
+        proc.wait()
+
+
+def test_prover_pid_holding_gpu_memory_is_used(spawn):
     nvml = FakeNvml()
     device = nvml.devices[1]
-    with GpuSampler(UUIDS[1], interval_s=0.01, nvml=nvml, pid=os.getpid()) as sampler:
+    prover = spawn()   # the stage child
+    with GpuSampler(UUIDS[1], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
         time.sleep(0.05)
-        device.update(util=87, used=5 * GiB, pids=[12345, os.getpid()])
+        device["procs"][prover.pid] = 512 * 2**20
+        time.sleep(0.05)
+        device["procs"][prover.pid] = 768 * 2**20
         time.sleep(0.05)
     summary = sampler.summary()
     assert summary["mode"] == "gpu"
+    assert summary["pid"] == prover.pid
     assert summary["samples"] >= 3
-    assert summary["max_util_pct"] == 87
-    assert 0 < summary["mean_util_pct"] < 87
-    assert summary["mem_used_before_bytes"] == 1 * GiB
-    assert summary["max_mem_used_bytes"] == 5 * GiB
-    assert summary["pid_seen"] is True
     assert summary["used_by_prover"] is True
+    assert summary["pid_seen"] is True
+    assert summary["pid_mem_peak_bytes"] == 768 * 2**20
+    assert f"pid {prover.pid} " in summary["evidence"]
+    assert "805306368 bytes" in summary["evidence"]
     assert nvml.init_calls == nvml.shutdown_calls == 1
 
 
-def test_sampler_counts_a_child_process_as_the_prover():
-    child = subprocess.Popen(["sleep", "30"])  # stands for fixtures.stage_worker
-    try:
-        nvml = FakeNvml()
-        nvml.devices[0]["pids"] = [child.pid]
-        with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml, pid=os.getpid()) as sampler:
-            pass
-    finally:
-        child.kill()
-        child.wait()
-    assert sampler.summary()["pid_seen"] is True
-
-
-def test_idle_device_is_not_credited_to_the_prover():
+def test_a_descendant_of_the_stage_child_counts_as_the_prover(spawn):
+    stage_child = spawn("sh", "-c", "sleep 60 & wait")   # its own child is the one on the GPU
+    deadline = time.time() + 10
+    while not psutil.Process(stage_child.pid).children() and time.time() < deadline:
+        time.sleep(0.01)
+    grandchild = psutil.Process(stage_child.pid).children()[0].pid
     nvml = FakeNvml()
-    nvml.devices[0].update(util=3, used=2 * GiB, pids=[99999999])  # someone else, steady
-    with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml, pid=os.getpid()) as sampler:
-        time.sleep(0.03)
+    nvml.devices[0]["procs"] = {grandchild: None}   # memory not reported: still a CUDA context
+    with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml, pid=stage_child.pid) as sampler:
+        pass
     summary = sampler.summary()
-    assert summary["pid_seen"] is False
+    assert summary["used_by_prover"] is True
+    assert summary["pid_mem_peak_bytes"] is None
+    assert "memory not reported" in summary["evidence"]
+
+
+def test_another_process_loading_the_device_is_not_the_prover(spawn):
+    prover, stranger = spawn(), spawn()   # siblings: the stranger is no descendant of the prover
+    nvml = FakeNvml()
+    device = nvml.devices[0]
+    with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
+        time.sleep(0.03)
+        device.update(util=95, used=9 * GiB, procs={stranger.pid: 8 * GiB})
+        device["util_samples"].append((10**18, stranger.pid, 95))
+        time.sleep(0.05)
+    summary = sampler.summary()
     assert summary["used_by_prover"] is False
-    assert summary["max_util_pct"] == 3
+    assert summary["pid_seen"] is False
+    assert summary["pid_mem_peak_bytes"] is None
+    assert summary["pid_util_samples"] == 0 and summary["pid_max_util_pct"] is None
+    assert "other processes on it: 1" in summary["evidence"]
+    # the device-wide readings are kept, as context only
+    assert summary["device_util_before_pct"] == 0 and summary["device_max_util_pct"] == 95
+    assert summary["device_mem_used_before_bytes"] == 1 * GiB
+    assert summary["device_max_mem_used_bytes"] == 9 * GiB
+    assert "max_util_pct" not in summary and "max_mem_used_bytes" not in summary
 
 
-def test_load_without_process_list_still_counts():
+def test_unsupported_process_listing_is_unknown_not_guessed(spawn):
+    prover = spawn()
     nvml = FakeNvml()
     nvml.processes_supported = False
-    with GpuSampler(UUIDS[2], interval_s=0.01, nvml=nvml, pid=os.getpid()) as sampler:
-        nvml.devices[2]["used"] = 3 * GiB
+    nvml.process_util_supported = False
+    with GpuSampler(UUIDS[2], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
+        nvml.devices[2].update(used=3 * GiB, util=80)   # a rise anyone could cause
+        time.sleep(0.03)
     summary = sampler.summary()
-    assert summary["pid_seen"] is None  # unknown, not False
+    assert summary["used_by_prover"] is None
+    assert summary["pid_seen"] is None
+    assert summary["process_listings"] == 0
+    assert summary["evidence"] == "NVML could not list the device's processes (Not Supported)"
+    assert summary["pid_util_samples"] is None and summary["process_util_error"] == "Not Supported"
+    assert summary["device_max_mem_used_bytes"] == 3 * GiB
+
+
+def test_a_driver_without_the_listing_call_is_unknown(spawn):
+    class OldDriverNvml(FakeNvml):
+        class NVMLLibraryMismatchError(Exception):   # pynvml's, not an NVMLError
+            pass
+
+        def nvmlDeviceGetComputeRunningProcesses(self, handle):
+            raise self.NVMLLibraryMismatchError("Unversioned function called")
+
+    prover = spawn()
+    with GpuSampler(UUIDS[0], interval_s=0.01, nvml=OldDriverNvml(), pid=prover.pid) as sampler:
+        time.sleep(0.03)
+    summary = sampler.summary()
+    assert summary["samples"] >= 2   # the sampling thread kept going
+    assert (summary["used_by_prover"], summary["process_listing_error"]) == (None, "Unversioned function called")
+
+
+def test_pids_this_namespace_cannot_see_make_it_unknown(spawn):
+    prover = spawn()
+    nvml = FakeNvml()
+    nvml.devices[0]["procs"] = {99999999: 4 * GiB}   # above any pid_max: e.g. a host PID in a container
+    with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
+        time.sleep(0.02)
+    summary = sampler.summary()
+    assert summary["used_by_prover"] is None
+    assert summary["pid_seen"] is False
+    assert "99999999" in summary["evidence"] and "cannot see" in summary["evidence"]
+
+
+def test_per_process_utilization_of_the_prover(spawn):
+    prover, stranger = spawn(), spawn()
+    nvml = FakeNvml()
+    device = nvml.devices[1]
+    # an earlier round of the same stage child: before this window, not counted
+    device["util_samples"] = [(100, prover.pid, 99), (150, stranger.pid, 50)]
+    with GpuSampler(UUIDS[1], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
+        device["util_samples"] += [(200, prover.pid, 40), (210, stranger.pid, 90)]
+        time.sleep(0.03)
+        device["util_samples"] += [(300, prover.pid, 60)]
+        time.sleep(0.03)
+    summary = sampler.summary()
+    assert (summary["pid_util_samples"], summary["pid_max_util_pct"], summary["pid_mean_util_pct"]) == (2, 60, 50)
+    assert summary["process_util_error"] is None
+    # not on the compute process list, but NVML saw its kernels: used
+    assert summary["pid_seen"] is False
     assert summary["used_by_prover"] is True
+    assert "per-process utilization up to 60 %" in summary["evidence"]
+
+
+def test_without_a_prover_pid_use_is_unknown():
+    nvml = FakeNvml()
+    nvml.devices[0]["procs"] = {os.getpid(): GiB}
+    with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml) as sampler:
+        pass
+    summary = sampler.summary()
+    assert (summary["used_by_prover"], summary["evidence"]) == (None, "no prover pid given")
 
 
 def test_short_window_still_gets_a_sample():
-    with GpuSampler(UUIDS[0], interval_s=60, nvml=FakeNvml()) as sampler:
+    with GpuSampler(UUIDS[0], interval_s=60, nvml=FakeNvml(), pid=os.getpid()) as sampler:
         pass
-    assert sampler.summary()["samples"] >= 1
+    summary = sampler.summary()
+    assert summary["samples"] >= 1 and summary["process_listings"] >= 1
+    assert summary["used_by_prover"] is False
 
 
 def test_unknown_uuid_is_an_error():
@@ -236,6 +361,68 @@ def test_sampler_is_a_no_op_in_cpu_mode(uuid, nvml, reason):
     with GpuSampler(uuid, nvml=nvml) as sampler:
         pass
     assert sampler.summary() == {"mode": "cpu", "reason": reason}
+
+
+# --- pipeline.gpu_record and the benchmark JSON's machine_info["prover"] ------------------
+
+GPU_ASSIGNED = {"mode": "gpu", "reason": None, "uuid": UUIDS[0], "name": "Fake H0", "env": {}}
+
+
+def stage_summary(used, evidence="measured"):
+    return {"mode": "gpu", "uuid": UUIDS[0], "used_by_prover": used, "evidence": evidence}
+
+
+@pytest.mark.parametrize("setup, prove, used", [
+    ([False], [False, True, False], True),   # any stage child that used it
+    ([False], [False, False], False),        # all known not to
+    ([False], [False, None], None),          # one unknown: not "False"
+    ([None], [None], None),
+])
+def test_gpu_record_aggregates_the_stage_verdicts(setup, prove, used):
+    samples = {"setup": [stage_summary(v) for v in setup], "prove": [stage_summary(v) for v in prove]}
+    record = gpu_record(GPU_ASSIGNED, samples)
+    assert record["used_by_prover"] is used
+    assert record["stages"] == samples and record["uuid"] == UUIDS[0]
+    assert "PyPI" not in record["note"]
+    if used:
+        assert record["note"].startswith("the prover's own processes used the GPU in stage prove")
+    elif used is False:
+        assert "none of the GPU's process listings in 3 sampled" in record["note"]
+    else:
+        assert record["note"] == "GPU use unknown: measured"
+
+
+def test_gpu_record_without_a_gpu_measures_nothing():
+    cpu = {"mode": "cpu", "reason": "no GPU visible", "uuid": None, "name": None, "env": {}}
+    record = gpu_record(cpu, {"prove": [{"mode": "cpu", "reason": "no GPU assigned"}]})
+    assert record["used_by_prover"] is None
+    assert record["note"] == "no GPU assigned (no GPU visible): GPU use not measured"
+    assert gpu_record(GPU_ASSIGNED, {})["used_by_prover"] is None
+
+
+def machine_prover(results: dict) -> str:
+    machine_info: dict = {}
+    Controller.pytest_benchmark_update_machine_info(SimpleNamespace(results=results), config=None,
+                                                    machine_info=machine_info)
+    return machine_info["prover"]
+
+
+def result_with(gpu: dict) -> dict:
+    return {"id": "X", "status": "ok", "gpu": gpu}
+
+
+def test_machine_info_prover_comes_from_the_results():
+    build = f"ezkl {package_build('ezkl') or 'not installed'}"
+    used = gpu_record(GPU_ASSIGNED, {"prove": [stage_summary(True)]})
+    unused = gpu_record(GPU_ASSIGNED, {"prove": [stage_summary(False)]})
+    unknown = gpu_record(GPU_ASSIGNED, {"prove": [stage_summary(None)]})
+    cpu = gpu_record({"mode": "cpu", "reason": "no GPU visible"}, {"prove": [{"mode": "cpu"}]})
+    skipped = gpu_record(GPU_ASSIGNED, {})   # skipped before setup: nothing sampled
+    assert machine_prover({}) == "unknown (no experiment ran)"
+    assert machine_prover({"a": result_with(unused), "b": result_with(used)}) == f"gpu ({build})"
+    assert machine_prover({"a": result_with(unused), "b": result_with(cpu)}) == f"cpu ({build})"
+    assert machine_prover({"a": result_with(unused), "b": result_with(unknown)}).startswith("unknown (a GPU was")
+    assert machine_prover({"a": result_with(skipped)}) == f"unknown (no setup or prove stage ran; {build})"
 
 
 # --- the real pynvml -----------------------------------------------------------------------
