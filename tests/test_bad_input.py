@@ -105,16 +105,15 @@ def test_unsupported_operator_reason_comes_from_ezkl(tmp_path):
     assert r["failure"]["stage"] == "calibrate" and "every candidate failed to build" in r["failure"]["cause"]
 
 
-def test_results_from_another_ezkl_version_or_profile_are_redone():
-    spec = plugin.SPECS[0]
-    good = {"status": "ok", "workload_version": spec.workload_version, "profile": "smoke",
-            "ezkl_version": plugin.environment.package_version("ezkl"),
-            "workload": {"fingerprint": spec.fingerprint("smoke")}}
-    assert plugin.resumable(good, spec, "smoke")
-    assert not plugin.resumable({**good, "ezkl_version": "22.0.0"}, spec, "smoke")
-    assert not plugin.resumable({**good, "profile": "paper"}, spec, "smoke")
-    assert not plugin.resumable({**good, "workload": {"fingerprint": "other"}}, spec, "smoke")
-    assert not plugin.resumable({**good, "status": "failed"}, spec, "smoke")
+def test_results_from_another_ezkl_version_or_profile_are_redone(tmp_path, monkeypatch, make_result):
+    # every field of the run identity: tests/test_resume_counts.py
+    spec, cfg = plugin.SPECS[0], RunConfig(cache_dir=tmp_path)
+    good = make_result(spec, 0.5, cfg)
+    assert plugin.resumable(good, spec, cfg)
+    assert not plugin.resumable({**good, "status": "failed"}, spec, cfg)
+    assert not plugin.resumable(good, spec, RunConfig(cache_dir=tmp_path, profile="paper"))
+    monkeypatch.setattr(plugin.environment, "package_build", lambda name: "22.0.0+other")
+    assert not plugin.resumable(good, spec, cfg)
 
 
 def test_disk_full_while_writing_keeps_the_old_file_and_no_temp_file(tmp_path, monkeypatch):

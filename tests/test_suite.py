@@ -128,3 +128,70 @@ def test_longest_experiments_are_collected_first(pytester, tmp_path):
     # the FLOP-based estimate puts the biggest convolutions and CNNs before the element-wise layers
     assert ids.index("Conv2d_Scaling_Large-tol0.5") < ids.index("ReLU-tol0.5")
     assert ids.index("CNN_ReLU-tol0.5") < ids.index("Tanh-tol2")
+
+
+def count_rows(lines) -> dict[str, list[str]]:
+    """The summary's count check: group -> [expected, done, failed, skipped, pending]."""
+    groups = ("core_layers", "scaling_study", "composite", "custom")
+    return {line.split()[0]: line.split()[1:] for line in lines if line.split()[:1] and line.split()[0] in groups
+            and len(line.split()) == 6 and all(x.isdigit() for x in line.split()[1:])}
+
+
+def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tmp_path, make_result):
+    from fixtures.pipeline import RunConfig
+    from fixtures.results import write_result
+    from fixtures.status import collect
+    from layers import get
+    results, cfg = tmp_path / "results", RunConfig(profile="paper", threads=1, cache_dir=tmp_path / "cache")
+    for name in ("ReLU", "Tanh"):
+        for tol in (0.5, 2.0):
+            write_result(make_result(get(name), tol, cfg), results)
+    res = pytester.runpytest(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results), "--cache-dir",
+                             str(cfg.cache_dir), "--threads", "1", "--profile", "paper", "--layer", "ReLU,Tanh")
+    res.assert_outcomes(passed=4)    # all four resumed: nothing ran
+    assert count_rows(res.outlines) == {"core_layers": ["4", "4", "0", "0", "0"]}, res.outlines
+    selection = json.loads((results / ".status" / "selection.json").read_text())
+    assert selection["profile"] == "paper"
+    assert sorted(e["id"] for e in selection["experiments"]) == ["ReLU-tol0.5", "ReLU-tol2", "Tanh-tol0.5", "Tanh-tol2"]
+    assert collect(results)["groups"] == {"core_layers": {"expected": 4, "done": 4, "running": 0, "failed": 0,
+                                                          "skipped": 0, "pending": 0}}
+
+
+def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_result):
+    from fixtures.custom import discover
+    from fixtures.pipeline import RunConfig
+    from fixtures.results import write_result
+    from fixtures.status import collect
+    models = ROOT / "tests" / "data" / "models"
+    specs = discover(models)
+    results, cfg = tmp_path / "results", RunConfig(threads=1, cache_dir=tmp_path / "cache")
+    for spec in specs:
+        for tol in (0.5, 2.0):
+            write_result(make_result(spec, tol, cfg), results)
+    res = pytester.runpytest(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results), "--cache-dir",
+                             str(cfg.cache_dir), "--threads", "1", "--models-dir", str(models), "-m", "custom")
+    n = 2 * len(specs)
+    res.assert_outcomes(passed=n)
+    assert count_rows(res.outlines) == {"custom": [str(n), str(n), "0", "0", "0"]}, res.outlines
+    assert list(collect(results)["groups"]) == ["custom"]
+
+
+def test_xdist_controller_resumes_with_the_workers_identity_and_writes_their_selection(pytester, tmp_path,
+                                                                                      make_result):
+    from fixtures.pipeline import RunConfig
+    from fixtures.results import write_result
+    from layers import get
+    # no --threads: each of the 2 workers proves with cores / 2 threads, which the controller must know
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    results, cfg = tmp_path / "results", RunConfig(threads=threads, cache_dir=tmp_path / "cache")
+    for name in ("ReLU", "Tanh"):
+        for tol in (0.5, 2.0):
+            write_result(make_result(get(name), tol, cfg), results)
+    res = pytester.runpytest_subprocess(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results),
+                                        "--cache-dir", str(cfg.cache_dir), "--layer", "ReLU,Tanh", "-n", "2")
+    res.assert_outcomes(passed=4)
+    assert sum("done*" in line for line in res.outlines) == 4, res.outlines   # resumed, not run again
+    assert count_rows(res.outlines) == {"core_layers": ["4", "4", "0", "0", "0"]}, res.outlines
+    selection = json.loads((results / ".status" / "selection.json").read_text())
+    assert len(selection["experiments"]) == 4
+    assert {e["identity"]["threads"] for e in selection["experiments"]} == {threads}

@@ -1,0 +1,49 @@
+"""Helpers shared by the suite's own tests."""
+import json
+from pathlib import Path
+
+import pytest
+
+from fixtures.pipeline import base_result
+from fixtures.results import validate
+
+STORED = Path(__file__).parent / "data" / "results_smoke" / "core_layers" / "ReLU_tol0.5.json"
+
+
+def ok_result(spec, tol, cfg, **changes) -> dict:
+    """A valid result document of the current schema, as run_experiment would write it for this
+    spec, tol and RunConfig (its identity comes from the real base_result); the measured parts are
+    a stored smoke run's. `changes` replace top-level fields; accuracy= is merged."""
+    stored = json.loads(STORED.read_text())
+    r = base_result(spec, tol, cfg)
+    r.update(status="ok", verified=True, stages={**stored["stages"], "search": stored["stages"]["settings"]},
+             circuit=stored["circuit"], sizes=stored["sizes"], accuracy={**stored["accuracy"], "tol": tol},
+             search=stored["search"], srs=stored["srs"], soundness_checked=True,
+             soundness={k: {**v, "verdict": "rejected"} for k, v in stored["soundness"].items()},
+             started_at="2024-05-01T10:00:00+00:00", finished_at="2024-05-01T10:00:30+00:00",
+             workload={**stored["workload"], "fingerprint": spec.fingerprint(r["profile"]),
+                       "workload_version": spec.workload_version})
+    r["accuracy"].update(changes.pop("accuracy", {}))
+    r.update(changes)
+    validate(r)
+    return r
+
+
+def tolerance_missed(spec, tol, cfg, status="ok") -> dict:
+    """A result whose proven outputs missed the tolerance: status ok (as the pipeline used to
+    write it) or failed at stage accuracy (as it writes it now)."""
+    miss = {"tol_metric": 3 * tol, "tolerance_met": False}
+    if status == "ok":
+        return ok_result(spec, tol, cfg, accuracy=miss)
+    return ok_result(spec, tol, cfg, accuracy=miss, status="failed",
+                     failure={"stage": "accuracy", "kind": "tolerance_not_met", "cause": "above tol"})
+
+
+@pytest.fixture
+def make_result():
+    return ok_result
+
+
+@pytest.fixture
+def make_missed_result():
+    return tolerance_missed
