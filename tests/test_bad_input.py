@@ -102,7 +102,7 @@ def test_unsupported_operator_reason_comes_from_ezkl(tmp_path):
     (d / "input.json").write_text(json.dumps({"input_data": [x.flatten().tolist()]}))
     r = run_experiment("fft", 2, RunConfig(rounds=1, cache_dir=tmp_path / "cache"), spec=CustomSpec("fft", d))
     assert r["status"] == "failed", r.get("circuit")
-    assert r["failure"]["stage"] == "calibrate" and "every candidate failed to build" in r["failure"]["cause"]
+    assert r["failure"]["stage"] == "search" and "every candidate failed to build" in r["failure"]["cause"]
 
 
 def test_results_from_another_ezkl_version_or_profile_are_redone(tmp_path, monkeypatch, make_result):
