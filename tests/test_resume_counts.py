@@ -169,3 +169,15 @@ def test_after_a_rerun_only_results_finished_since_its_start_count(tmp_path, mak
     selection = {**paper_selection(cfg, names=("ReLU",)), "not_before": "2024-05-01T11:00:00+00:00"}
     states = {e["id"]: s for e, s, _ in experiment_states(selection, results)}
     assert states == {"ReLU-tol0.5": "pending", "ReLU-tol2": "done"}
+
+
+def test_makespan_line_is_makespan_over_the_parallel_bound():
+    from fixtures.results import makespan_line
+
+    def r(start, end, wall, resumed=False):
+        return {"started_at": f"2026-01-01T00:00:{start:06.3f}+00:00", "finished_at": f"2026-01-01T00:00:{end:06.3f}+00:00",
+                "harness": {"wall_s": wall}, "resumed": resumed}
+    # two workers: 4 s and 3 s stacked on one (7 s), the 1 s cases on the other
+    runs = [r(0, 4, 4), r(4, 7, 3), r(0, 1, 1), r(1, 2, 1), r(2, 3, 1), r(0, 50, 50, resumed=True)]
+    assert makespan_line(runs, 2) == "makespan 7.0 s / max(total 10.0 s / 2 workers, longest 4.0 s) = 1.40"
+    assert makespan_line([r(0, 1, 1, resumed=True)], 2) is None
