@@ -65,8 +65,8 @@ def test_cold_and_warm_runs_measure_the_same_stage_peaks(first_and_second):
     cold, warm = first_and_second
     for stage in MEASURED_EVERY_RUN:
         a, b = cold["stages"][stage], warm["stages"][stage]
-        assert abs(a["peak_rss_bytes"] - b["peak_rss_bytes"]) <= 0.03 * a["peak_rss_bytes"], (stage, a, b)
-        assert a["base_rss_bytes"] == pytest.approx(b["base_rss_bytes"], rel=0.03), stage
+        assert abs(a["peak_rss_bytes"] - b["peak_rss_bytes"]) <= 0.05 * a["peak_rss_bytes"], (stage, a, b)
+        assert a["base_rss_bytes"] == pytest.approx(b["base_rss_bytes"], rel=0.05), stage
 
 
 def test_second_run_reuses_the_cache_no_srs_no_setup(first_and_second):
