@@ -50,7 +50,8 @@ def kill_when_in_stage(status_dir: Path, experiment: str, stage: str, stop: thre
 
 
 def test_prover_killed_mid_prove_is_recorded_and_the_run_completes(tmp_path, cache_dir):
-    sel = ["--layer", "Tanh,Dense_Scaling_Small", "--tol", "0.5"]
+    # one prover thread in both runs: a result is resumed only by a run of the same identity
+    sel = ["--layer", "Tanh,Dense_Scaling_Small", "--tol", "0.5", "--threads", "1"]
     stop, killed = threading.Event(), []
     watcher = threading.Thread(target=kill_when_in_stage,
                                args=(tmp_path / "results" / ".status", "Tanh-tol0.5", "prove", stop, killed))
