@@ -158,3 +158,19 @@ def test_schema_rejects_an_ok_result_without_stages(first_and_second):
     bad["verified"] = False
     with pytest.raises(jsonschema.ValidationError):
         validate(bad)
+
+
+def test_an_undecodable_tampered_proof_is_malformed_not_a_rejection(first_and_second, config, monkeypatch):
+    def truncated(self, real, stage, op, timeout_s, args):   # the real verifier, on a transcript cut short
+        doc = json.loads(open(args["proof"]).read())
+        doc["proof"] = doc["proof"][:64]
+        doc["hex_proof"] = "0x" + bytes(doc["proof"]).hex()
+        with open(args["proof"], "w") as f:
+            json.dump(doc, f)
+        return real(self, stage, op=op, timeout_s=timeout_s, **args)
+    _soundness_calls_replaced(monkeypatch, truncated)
+    r = run_experiment("Tanh", 2.0, config)
+    assert r["status"] == "failed" and r["failure"]["kind"] == "check_failed", r.get("failure")
+    flip = r["soundness"]["flipped_proof_byte"]
+    assert flip["verdict"] == "malformed" and len(flip["attempts"]) == pipeline.FLIP_ATTEMPTS
+    assert "Transcript error" in flip["reason"]

@@ -5,6 +5,7 @@ from fixtures.pipeline import (
     BN254_R,
     felt_from_hex,
     felt_to_hex,
+    flipped_byte_check,
     judge_soundness,
     malformed_tamper,
     proof_sizes,
@@ -75,3 +76,28 @@ def test_only_verifier_rejections_count():
 def test_proof_sizes_name_the_transcript_the_instances_and_the_file():
     proof = {"proof": list(range(64)), "instances": [["00" * 32] * 3, ["00" * 32] * 2]}
     assert proof_sizes(proof, 9999) == {"proof_bytes": 64, "proof_instances": 5, "proof_file_bytes": 9999}
+
+
+def test_a_flip_the_verifier_cannot_decode_is_retried_on_another_word():
+    proof = {"proof": list(range(32 * 6)), "instances": [[felt_to_hex(1)]]}
+    seen = []
+
+    def verify(tampered, name):   # undecodable twice (e.g. a scalar >= r), then a real "no"
+        changed = [i for i, (a, b) in enumerate(zip(proof["proof"], tampered["proof"], strict=True)) if a != b]
+        seen.append(changed)
+        verdict = "malformed" if len(seen) < 3 else "rejected"
+        return {"verdict": verdict, "reason": "Transcript error" if verdict == "malformed" else "not satisfied"}
+    check = flipped_byte_check(proof, verify)
+    assert seen == [[96], [128], [160]]   # one byte each time, word by word from the middle
+    assert check["verdict"] == "rejected" and check["rejected"] and len(check["attempts"]) == 3
+    assert [a["verdict"] for a in check["attempts"]] == ["malformed", "malformed", "rejected"]
+
+
+def test_a_proof_that_never_decodes_is_not_a_rejection():
+    proof = {"proof": [i % 256 for i in range(32 * 20)], "instances": [[felt_to_hex(1)]]}
+    check = flipped_byte_check(proof, lambda t, n: {"verdict": "malformed", "reason": "Transcript error"})
+    assert len(check["attempts"]) == 8 and not check["rejected"]
+    with pytest.raises(StageFailed) as e:
+        judge_soundness({"flipped_proof_byte": check, "changed_public_output": {"verdict": "rejected",
+                                                                                "rejected": True, "reason": "x"}})
+    assert e.value.kind == "check_failed" and "Transcript error" in e.value.cause
