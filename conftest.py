@@ -1,2 +1,2 @@
 """Root conftest: the suite's pytest plugin lives in fixtures/plugin.py."""
-pytest_plugins = ["fixtures.plugin"]
+pytest_plugins = ["zkbench.fixtures.plugin"]

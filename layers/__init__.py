@@ -1,5 +1,5 @@
 """The model zoo: the registry of the study's layer/model configurations."""
-from .registry import (
+from zkbench.layers.registry import (
                        GROUP_MARKERS,
                        GROUPS,
                        PROFILES,

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
-
-from .modules import Square, small_cnn
+from zkbench.layers.modules import Square, small_cnn
 
 GROUPS = ("core_layers", "scaling_study", "composite")
 GROUP_MARKERS = {"core_layers": "core", "scaling_study": "scaling", "composite": "composite"}

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-from .registry import LayerSpec
+from zkbench.layers.registry import LayerSpec
 
 SEED = 1234
 TRAIN_EPOCHS = 30
@@ -128,7 +127,7 @@ def build_workload(spec: LayerSpec, profile: str, model_cache: Path | None,
     else:
         _train(module, xtr, ytr)
         if weights:
-            from fixtures.cache import atomic_write  # local import: layers stays usable alone
+            from zkbench.engine.cache import atomic_write  # local import: layers stays usable alone
             weights.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(weights, lambda f: torch.save(module.state_dict(), f))
     module.eval()

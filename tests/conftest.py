@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.pipeline import base_result
-from fixtures.results import validate
+from zkbench.engine.experiment import base_result
+from zkbench.engine.results import validate
 
 STORED = Path(__file__).parent / "data" / "results_smoke" / "core_layers" / "ReLU_tol0.5.json"
 

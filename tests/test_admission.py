@@ -1,4 +1,4 @@
-"""fixtures.admission: one memory budget shared by real processes through the ledger.
+"""zkbench.resources.admission: one memory budget shared by real processes through the ledger.
 
 Every test uses its own tmp_path ledger, never the machine-wide default directory.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fixtures import admission
-from fixtures.admission import DoesNotFit, MemoryBudget, default_budget_bytes, human_bytes, parse_memory
+import zkbench.resources.admission as admission
+from zkbench.resources.admission import DoesNotFit, MemoryBudget, default_budget_bytes
+from zkbench.units import human_bytes, parse_memory
 
 REPO = Path(__file__).resolve().parents[1]
 GiB = 1024 ** 3
@@ -25,7 +26,7 @@ DEADLINE_S = 5.0
 # A separate process that reserves, reports on stdout, and holds until told on stdin.
 HOLDER = """
 import json, sys, time
-from fixtures.admission import MemoryBudget
+from zkbench.resources.admission import MemoryBudget
 total, directory, n_bytes, label = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def report(event, **kw):
     print(json.dumps({"event": event, "t": time.monotonic(), **kw}), flush=True)

@@ -8,18 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import zkbench.fixtures.plugin as plugin
+from zkbench.layers.custom import CustomSpec
 
-from fixtures import plugin
-from fixtures.cache import atomic_write_json
-from fixtures.custom import CustomSpec
-from fixtures.pipeline import RunConfig, run_experiment
+from zkbench.engine.cache import atomic_write_json
+from zkbench.engine.experiment import RunConfig, run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "tests" / "data" / "models"
 
 
 def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "fixtures", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "zkbench", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=120)
 
 

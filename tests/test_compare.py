@@ -1,4 +1,4 @@
-"""fixtures.compare on stored real results: injected regressions must fail, identical runs and noise
+"""zkbench.tools.compare on stored real results: injected regressions must fail, identical runs and noise
 must pass, bad input must exit 2 with one line.
 
 tests/data/bench_smoke.json is the benchmark JSON the suite writes (fixtures/plugin.py) for the
@@ -15,10 +15,10 @@ from types import SimpleNamespace
 import pytest
 import pytest_benchmark
 from pytest_benchmark.stats import Metadata, Stats
+from zkbench.fixtures.plugin import benchmark_extra_info
 
-from fixtures.compare import compare, load_results_dir, main
-from fixtures.plugin import benchmark_extra_info
-from fixtures.results import read_result
+from zkbench.engine.results import read_result
+from zkbench.tools.compare import compare, load_results_dir, main
 
 DATA = Path(__file__).parent / "data"
 RESULTS = DATA / "results_smoke"

@@ -5,10 +5,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from zkbench.layers.custom import CustomSpec, perturb_in_domain, read_calibration_json
 
-from fixtures.custom import CustomSpec, perturb_in_domain, read_calibration_json
-from fixtures.stage_worker import op_prepare_onnx
-from fixtures.tolerance import explain_miss, worst_output
+from zkbench.engine.stage_child import op_prepare_onnx
+from zkbench.engine.tolerance import explain_miss, worst_output
 
 MODELS = Path(__file__).parent / "data" / "models"
 MLP = [("x", [1, 10])]

@@ -5,10 +5,11 @@ import json
 import jsonschema
 import pytest
 
-from fixtures import environment, pipeline
-from fixtures.pipeline import STAGES, RunConfig, run_experiment
-from fixtures.results import read_result, validate, write_result
-from fixtures.worker import StageWorker
+import zkbench.engine.experiment as pipeline
+import zkbench.resources.environment as environment
+from zkbench.engine.child import StageWorker
+from zkbench.engine.experiment import STAGES, RunConfig, run_experiment
+from zkbench.engine.results import read_result, validate, write_result
 
 MEASURED_EVERY_RUN = ("witness", "prove", "verify")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.cache import ArtifactCache
-from fixtures.pipeline import RunConfig, run_experiment
+from zkbench.engine.cache import ArtifactCache
+from zkbench.engine.experiment import RunConfig, run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""fixtures.gpu: CUDA_VISIBLE_DEVICES mapping, worker assignment and telemetry.
+"""zkbench.resources.gpu: CUDA_VISIBLE_DEVICES mapping, worker assignment and telemetry.
 
 The mapping and telemetry logic runs against FakeNvml, a stand-in with pynvml's function names;
 the last tests use the real pynvml, which on a machine without a driver must mean CPU mode.
@@ -14,11 +14,11 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
+from zkbench.fixtures.plugin import Controller
 
-from fixtures.environment import package_build
-from fixtures.gpu import Gpu, GpuSampler, assign_gpu, auto_worker_count, visible_gpus
-from fixtures.pipeline import gpu_record
-from fixtures.plugin import Controller
+from zkbench.engine.experiment import gpu_record
+from zkbench.resources.environment import package_build
+from zkbench.resources.gpu import Gpu, GpuSampler, assign_gpu, auto_worker_count, visible_gpus
 
 GiB = 1024 ** 3
 UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-bbbb3333-0000", "GPU-cccc4444-0000"]

@@ -47,7 +47,7 @@ def pytest_sessionfinish(session):
     record = {{"role": role, "mode": gpu.mode, "uuid": gpu.gpu.uuid if gpu.gpu else None,
                "reason": gpu.reason, **cuda_env()}}
     if role != "controller":   # what an experiment of this process would record as gpu.uuid
-        from fixtures.plugin import run_config
+        from zkbench.fixtures.plugin import run_config
         record["run_config_uuid"] = run_config(config).gpu["uuid"]
     (OUT / f"{{role}}.json").write_text(json.dumps(record))
 
@@ -80,7 +80,7 @@ def run_on_fake_gpus(pytester, monkeypatch):
             monkeypatch.setenv("CUDA_VISIBLE_DEVICES", cuda_visible_devices)
         for var, value in environ.items():
             monkeypatch.setenv(var, value)
-        result = pytester.runpytest_subprocess("-p", "fixtures.plugin", "-p", "no:cacheprovider", "-n", str(n))
+        result = pytester.runpytest_subprocess("-p", "zkbench.fixtures.plugin", "-p", "no:cacheprovider", "-n", str(n))
         assert result.ret == 0, result.stdout.str()
         records = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json") if not p.stem.startswith("inherited-")}
         inherited = {p.stem.removeprefix("inherited-"): json.loads(p.read_text()) for p in out.glob("inherited-*.json")}

@@ -1,18 +1,18 @@
-"""fixtures.predict: pk / peak-RSS / time prediction from settings.json, against the shipped measured points."""
+"""zkbench.resources.predict: pk / peak-RSS / time prediction from settings.json, against the shipped measured points."""
 import copy
 import json
 import math
 
 import pytest
 
-from fixtures import predict as P
+import zkbench.resources.predict as P
 
 DATA = json.loads(P.DATA_PATH.read_text())
 POINTS = DATA["points"]
 CONSTANTS = DATA["constants"]
 
 
-# Largest |error| in percent on points not fitted on (python -m fixtures.predict check --cv 5 on the
+# Largest |error| in percent on points not fitted on (python -m zkbench.resources.predict check --cv 5 on the
 # shipped points, with margin): pk is exact; peak RSS is the target of the model.
 HELD_OUT_MAX = {"pk_bytes": 1.0, "setup_peak_rss_bytes": 25.0, "prove_peak_rss_bytes": 10.0}
 

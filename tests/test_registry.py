@@ -1,8 +1,7 @@
 import pytest
 import torch
-
-import layers
-from layers import REGISTRY, SPECS, experiment_id, get, parse_tolerance
+import zkbench.layers as layers
+from zkbench.layers import REGISTRY, SPECS, experiment_id, get, parse_tolerance
 
 PAPER_NAMES = ["ReLU", "SiLU", "Tanh", "Poly", "MaxPool2d_k2", "AvgPool2d_k2", "BatchNorm2d", "LayerNorm", "Dense",
                "Conv2d_k3_s1", "Conv2d_k3_s2", "DepthwiseConv2d", "Dense_Scaling_Small", "Dense_Scaling_Large",

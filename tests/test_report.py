@@ -1,4 +1,4 @@
-"""fixtures.report on the stored real results (tests/data/results_smoke): files, count check, CSV,
+"""zkbench.tools.report on the stored real results (tests/data/results_smoke): files, count check, CSV,
 per-machine merge, bad input."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fixtures.report import build_report, load_records, machine_labels, main, scaling_curves
+from zkbench.tools.report import build_report, load_records, machine_labels, main, scaling_curves
 
 RESULTS = Path(__file__).parent / "data" / "results_smoke"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

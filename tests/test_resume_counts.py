@@ -4,12 +4,14 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import zkbench.fixtures.plugin as plugin
+from zkbench.layers import Shape, get
+from zkbench.layers.custom import discover
 
-import fixtures.__main__ as cli
-from fixtures import environment, plugin
-from fixtures.custom import discover
-from fixtures.pipeline import RunConfig, run_identity
-from fixtures.results import (
+import zkbench.cli as cli
+import zkbench.resources.environment as environment
+from zkbench.engine.experiment import RunConfig, run_identity
+from zkbench.engine.results import (
     count_by_group,
     experiment_states,
     outcome,
@@ -19,7 +21,6 @@ from fixtures.results import (
     selection_entry,
     write_result,
 )
-from layers import Shape, get
 
 RELU = get("ReLU")
 
@@ -147,7 +148,7 @@ def test_a_custom_only_selection_counts_no_core_experiment(tmp_path, make_result
 
 def test_cli_run_exits_non_zero_when_the_tolerance_is_missed(tmp_path, monkeypatch, capsys, make_result,
                                                              make_missed_result):
-    args = ["run", "ReLU", "--tol", "0.5", "--results", str(tmp_path / "results"), "--threads", "1",
+    args = ["run", "ReLU", "--tol", "0.5", "--results-dir", str(tmp_path / "results"), "--threads", "1",
             "--cache-dir", str(tmp_path / "cache")]
     monkeypatch.setattr(cli, "run_experiment", lambda name, tol, cfg: make_result(get(name), tol, cfg))
     assert cli.main(args) == 0                                    # a met tolerance passes
@@ -172,7 +173,7 @@ def test_after_a_rerun_only_results_finished_since_its_start_count(tmp_path, mak
 
 
 def test_makespan_line_is_makespan_over_the_parallel_bound():
-    from fixtures.results import makespan_line
+    from zkbench.engine.results import makespan_line
 
     def r(start, end, wall, resumed=False):
         return {"started_at": f"2026-01-01T00:00:{start:06.3f}+00:00", "finished_at": f"2026-01-01T00:00:{end:06.3f}+00:00",

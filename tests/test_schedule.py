@@ -13,11 +13,10 @@ from collections import deque
 from types import SimpleNamespace
 
 import pytest
+import zkbench.fixtures.plugin as plugin
 from xdist.remote import Producer
 from xdist.scheduler import LoadScheduling
-
-from fixtures import plugin
-from fixtures.schedule import LongestFirstScheduling
+from zkbench.fixtures.schedule import LongestFirstScheduling
 
 pytest_plugins = ["pytester"]
 
@@ -260,7 +259,7 @@ def test_real_xdist_run_meets_the_bound(pytester):
     them): the measured makespan is within 10 % of max(total / N, longest) plus hand-out slack."""
     pytester.makeconftest(textwrap.dedent("""
         import pytest
-        from fixtures.schedule import LongestFirstScheduling
+        from zkbench.fixtures.schedule import LongestFirstScheduling
 
         @pytest.hookimpl(optionalhook=True)
         def pytest_xdist_make_scheduler(config, log):
@@ -278,7 +277,7 @@ def test_real_xdist_run_meets_the_bound(pytester):
                 f.write(json.dumps([os.environ["PYTEST_XDIST_WORKER"], seconds, start, time.time()]) + "\\n")
     """))
     result = pytester.runpytest_subprocess("-n", "2", "--maxschedchunk=1", "-p", "no:cacheprovider",
-                                           "-p", "no:fixtures.plugin", "-p", "no:benchmark", timeout=120)
+                                           "-p", "no:zkbench.fixtures.plugin", "-p", "no:benchmark", timeout=120)
     result.assert_outcomes(passed=len(SLEEPS))
     spans = [json.loads(line) for line in (pytester.path / "spans.jsonl").read_text().splitlines()]
     makespan = max(s[3] for s in spans) - min(s[2] for s in spans)

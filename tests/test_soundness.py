@@ -1,7 +1,8 @@
 """The tampering helpers and the soundness verdicts, without ezkl."""
 import pytest
 
-from fixtures.pipeline import (
+from zkbench.engine.child import StageFailed
+from zkbench.engine.experiment import (
     BN254_R,
     felt_from_hex,
     felt_to_hex,
@@ -12,7 +13,6 @@ from fixtures.pipeline import (
     tamper_proof_byte,
     tamper_public_output,
 )
-from fixtures.worker import StageFailed
 
 
 def proof_with_last_output(value: int) -> dict:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.worker import StageWorker
+from zkbench.engine.child import StageWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 2**20
 
 PEAK_AFTER_A_BIGGER_ONE = """
 import json, sys
-from fixtures.stage_worker import PeakRSS
+from zkbench.engine.stage_child import PeakRSS
 def touch(n):
     b = bytearray(n)
     for i in range(0, n, 4096):

@@ -1,11 +1,12 @@
 import os
 import time
 
-from fixtures.cache import atomic_write_json
-from fixtures.pipeline import RunConfig, run_identity
-from fixtures.results import selection_doc, selection_entry, write_result, write_selection
-from fixtures.status import collect, main, render
-from layers import get
+from zkbench.layers import get
+
+from zkbench.engine.cache import atomic_write_json
+from zkbench.engine.experiment import RunConfig, run_identity
+from zkbench.engine.results import selection_doc, selection_entry, write_result, write_selection
+from zkbench.tools.status import collect, main, render
 
 
 def test_status_shows_groups_running_workers_and_an_eta(tmp_path, make_result):

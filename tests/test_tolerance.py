@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from fixtures.tolerance import Candidate, accuracy, search, tol_metric, top1_agreement
+from zkbench.engine.tolerance import Candidate, accuracy, search, tol_metric, top1_agreement
 
 
 def test_tol_metric_is_max_error_over_max_output_in_percent():
