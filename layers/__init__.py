@@ -8,10 +8,11 @@ from zkbench.layers.registry import (
                        TOLERANCES,
                        LayerSpec,
                        Shape,
+                       Spec,
                        experiment_id,
                        get,
                        parse_tolerance,
 )
 
-__all__ = ["GROUP_MARKERS", "GROUPS", "PROFILES", "REGISTRY", "SPECS", "TOLERANCES", "LayerSpec",
+__all__ = ["GROUP_MARKERS", "GROUPS", "PROFILES", "REGISTRY", "SPECS", "TOLERANCES", "LayerSpec", "Spec",
            "Shape", "experiment_id", "get", "parse_tolerance"]

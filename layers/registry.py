@@ -9,7 +9,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from torch import nn
 from zkbench.layers.modules import Square, small_cnn
@@ -25,6 +26,32 @@ class Shape:
     """One size profile of a spec: the NCHW (or NC) input shape and the builder's kwargs."""
     input_shape: tuple[int, ...]
     params: dict[str, Any] = field(default_factory=dict)
+
+
+class Spec(Protocol):
+    """What the engine and the pytest glue need of an experiment's model: a registry layer (LayerSpec,
+    exported from torch) or a user's ONNX model (zkbench.layers.custom.CustomSpec)."""
+
+    name: str
+    group: str
+    tags: frozenset[str]
+    inputs: str
+    workload_version: int
+
+    @property
+    def onnx_path(self) -> Path | None: ...          # a ready ONNX file, or None: export from torch
+
+    @property
+    def marker(self) -> str: ...                     # the pytest marker of its group
+
+    @property
+    def classifier(self) -> bool: ...                # outputs are class logits: top-1 agreement is reported
+
+    def shape(self, profile: str) -> Shape: ...
+
+    def result_profile(self, profile: str) -> str: ...   # the profile its results record
+
+    def fingerprint(self, profile: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +78,17 @@ class LayerSpec:
     @property
     def marker(self) -> str:
         return GROUP_MARKERS[self.group]
+
+    @property
+    def onnx_path(self) -> None:
+        return None   # built in torch and exported
+
+    @property
+    def classifier(self) -> bool:
+        return self.group == "composite"
+
+    def result_profile(self, profile: str) -> str:
+        return profile
 
     def fingerprint(self, profile: str) -> str:
         """Hash of everything that defines this workload at this profile."""

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from zkbench.engine.experiment import base_result
+from zkbench.engine.record import base_result
 from zkbench.engine.results import validate
 
 STORED = Path(__file__).parent / "data" / "results_smoke" / "core_layers" / "ReLU_tol0.5.json"

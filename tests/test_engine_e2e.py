@@ -5,11 +5,12 @@ import json
 import jsonschema
 import pytest
 
-import zkbench.engine.experiment as pipeline
 import zkbench.resources.environment as environment
+from zkbench.engine import soundness
 from zkbench.engine.child import StageWorker
-from zkbench.engine.experiment import STAGES, RunConfig, run_experiment
+from zkbench.engine import STAGES, RunConfig, run_experiment
 from zkbench.engine.results import read_result, validate, write_result
+from zkbench.engine.srs import srs_cache_key
 
 MEASURED_EVERY_RUN = ("witness", "prove", "verify")
 
@@ -89,14 +90,13 @@ def test_the_wall_time_is_accounted_for(first_and_second):
     assert first_and_second[0]["harness"]["parts_s"]["prepare_s"] > 0   # the cold run built its inputs
 
 
-def test_the_srs_cache_key_names_logrows_and_the_ezkl_build(first_and_second, monkeypatch):
+def test_the_srs_cache_key_names_logrows_and_the_prover_build(first_and_second):
     r = first_and_second[0]
     k = r["circuit"]["logrows"]
     assert r["cache_keys"]["srs"].startswith(f"k{k}-")
-    monkeypatch.setattr(environment, "package_build", lambda name: "23.0.5+another-build")
-    exp = pipeline.Experiment.__new__(pipeline.Experiment)
-    exp.ezkl_build = environment.package_build("ezkl")
-    assert pipeline.srs_cache_key(k, exp.ezkl_build) != r["cache_keys"]["srs"]
+    assert r["backend"]["name"] == "ezkl-23" and r["backend"]["build"] == environment.package_build("ezkl")
+    assert srs_cache_key(k, f"ezkl-23:{r['backend']['build']}") == r["cache_keys"]["srs"]
+    assert srs_cache_key(k, "ezkl-23:23.0.5+another-build") != r["cache_keys"]["srs"]
 
 
 def test_soundness_checks_were_rejections_by_the_verifier(first_and_second):
@@ -135,15 +135,15 @@ def test_a_missing_tampered_proof_is_not_a_rejection(first_and_second, config, m
 
 
 def test_a_tampered_output_that_is_no_field_element_is_not_a_rejection(first_and_second, config, monkeypatch):
-    def not_a_felt(proof):
+    def not_a_felt(backend, proof):
         out = json.loads(json.dumps(proof))
         out["instances"][-1][-1] = "ff" * 32   # above the field's modulus
         return out
-    monkeypatch.setattr(pipeline, "tamper_public_output", not_a_felt)
+    monkeypatch.setattr(soundness, "tamper_public_output", not_a_felt)
     r = run_experiment("Tanh", 2.0, config)   # the well-formedness check refuses it before verify
     assert r["status"] == "failed" and r["failure"]["kind"] == "check_failed", r.get("failure")
     assert "not a field element" in r["failure"]["cause"]
-    monkeypatch.setattr(pipeline, "malformed_tamper", lambda original, tampered: None)
+    monkeypatch.setattr(soundness, "malformed_tamper", lambda backend, original, tampered: None)
     r = run_experiment("Tanh", 2.0, config)   # and the real verifier cannot parse it: an error, not a "no"
     assert r["status"] == "failed" and r["failure"]["kind"] == "check_failed", r.get("failure")
     assert r["soundness"]["changed_public_output"]["verdict"] == "error"
@@ -173,5 +173,5 @@ def test_an_undecodable_tampered_proof_is_malformed_not_a_rejection(first_and_se
     r = run_experiment("Tanh", 2.0, config)
     assert r["status"] == "failed" and r["failure"]["kind"] == "check_failed", r.get("failure")
     flip = r["soundness"]["flipped_proof_byte"]
-    assert flip["verdict"] == "malformed" and len(flip["attempts"]) == pipeline.FLIP_ATTEMPTS
+    assert flip["verdict"] == "malformed" and len(flip["attempts"]) == soundness.FLIP_ATTEMPTS
     assert "Transcript error" in flip["reason"]

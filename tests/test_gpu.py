@@ -16,7 +16,7 @@ import psutil
 import pytest
 from zkbench.fixtures.plugin import Controller
 
-from zkbench.engine.experiment import gpu_record
+from zkbench.engine.record import gpu_record
 from zkbench.resources.environment import package_build
 from zkbench.resources.gpu import Gpu, GpuSampler, assign_gpu, auto_worker_count, visible_gpus
 
@@ -363,7 +363,7 @@ def test_sampler_is_a_no_op_in_cpu_mode(uuid, nvml, reason):
     assert sampler.summary() == {"mode": "cpu", "reason": reason}
 
 
-# --- pipeline.gpu_record and the benchmark JSON's machine_info["prover"] ------------------
+# --- record.gpu_record and the benchmark JSON's machine_info["prover"] ------------------
 
 GPU_ASSIGNED = {"mode": "gpu", "reason": None, "uuid": UUIDS[0], "name": "Fake H0", "env": {}}
 

@@ -1,18 +1,21 @@
-"""The tampering helpers and the soundness verdicts, without ezkl."""
+"""The tampering helpers and the soundness verdicts, without running a prover: the proof format
+is the ezkl 23 backend's (a JSON transcript of bytes, public values as little-endian hex)."""
+import functools
+
 import pytest
 
+from zkbench.backends import get_backend
+from zkbench.backends.ezkl23 import BN254_R, _felt_from_hex as felt_from_hex, _felt_to_hex as felt_to_hex
+from zkbench.engine import soundness
 from zkbench.engine.child import StageFailed
-from zkbench.engine.experiment import (
-    BN254_R,
-    felt_from_hex,
-    felt_to_hex,
-    flipped_byte_check,
-    judge_soundness,
-    malformed_tamper,
-    proof_sizes,
-    tamper_proof_byte,
-    tamper_public_output,
-)
+from zkbench.engine.soundness import judge_soundness
+
+B = get_backend("ezkl-23")
+flipped_byte_check = functools.partial(soundness.flipped_byte_check, B)
+malformed_tamper = functools.partial(soundness.malformed_tamper, B)
+proof_sizes = functools.partial(soundness.proof_sizes, B)
+tamper_proof_byte = functools.partial(soundness.tamper_proof_byte, B)
+tamper_public_output = functools.partial(soundness.tamper_public_output, B)
 
 
 def proof_with_last_output(value: int) -> dict:

@@ -4,7 +4,7 @@ import time
 from zkbench.layers import get
 
 from zkbench.engine.cache import atomic_write_json
-from zkbench.engine.experiment import RunConfig, run_identity
+from zkbench.engine import RunConfig, run_identity
 from zkbench.engine.results import selection_doc, selection_entry, write_result, write_selection
 from zkbench.tools.status import collect, main, render
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from zkbench.engine.experiment import RunConfig, default_cache_dir, run_experiment
+from zkbench.engine import RunConfig, default_cache_dir, run_experiment
 from zkbench.engine.results import outcome, write_result
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict

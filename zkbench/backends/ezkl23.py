@@ -1,0 +1,134 @@
+"""The ezkl 23 Python backend (the `ezkl` wheel from PyPI, which proves on the CPU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# What halo2's verifier says when a well-formed proof is false: only these count as a rejection.
+# Anything else (a missing file, an unparsable proof, a transcript cut short) is an error.
+VERIFIER_REJECTIONS = ("The constraint system is not satisfied", "Multi-opening proof was invalid")
+# What it says when it cannot even decode the transcript (a scalar >= r, a point off the curve, too
+# few bytes): the proof is malformed, not judged.
+TRANSCRIPT_UNDECODABLE = "[halo2] Transcript error"
+# BN254's scalar field: every public value (instance) is an element of it.
+BN254_R = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
+
+
+def _felt_from_hex(h: str) -> int:
+    """ezkl writes field elements as 32 little-endian bytes in hex."""
+    return int.from_bytes(bytes.fromhex(h.removeprefix("0x")), "little")
+
+
+def _felt_to_hex(v: int) -> str:
+    return v.to_bytes(32, "little").hex()
+
+
+class Ezkl23:
+    name = "ezkl-23"
+    package = "ezkl"
+    preload = ("ezkl",)
+    field_modulus = BN254_R
+
+    def info(self) -> dict:
+        from zkbench.resources.environment import package_build, package_version  # parent side only
+
+        return {"name": self.name, "version": package_version(self.package), "build": package_build(self.package),
+                "device": "cpu"}
+
+    # --- prover operations ---
+    @staticmethod
+    def _run_args(values: dict):
+        import ezkl
+
+        ra = ezkl.PyRunArgs()
+        for k, v in values.items():
+            setattr(ra, k, v)
+        return ra
+
+    def gen_settings(self, onnx: str, settings: str, run_args: dict) -> None:
+        import ezkl
+
+        ezkl.gen_settings(onnx, settings, py_run_args=self._run_args(run_args))
+
+    def calibrate(self, data: str, onnx: str, settings: str, scales: list[int],
+                  scale_rebase_multiplier: list[int]) -> None:
+        import ezkl
+
+        ezkl.calibrate_settings(data, onnx, settings, "resources", scales=scales,
+                                scale_rebase_multiplier=scale_rebase_multiplier)
+
+    def compile(self, onnx: str, compiled: str, settings: str) -> None:
+        import ezkl
+
+        ezkl.compile_circuit(onnx, compiled, settings)
+
+    def gen_srs(self, path: str, logrows: int) -> None:
+        import ezkl
+
+        ezkl.gen_srs(path, logrows)
+
+    def witness(self, data: str, compiled: str, out: str) -> None:
+        import ezkl
+
+        ezkl.gen_witness(data, compiled, out)
+
+    def setup(self, compiled: str, vk: str, pk: str, srs: str) -> None:
+        import ezkl
+
+        ezkl.setup(compiled, vk, pk, srs)
+
+    def prove(self, witness: str, compiled: str, pk: str, proof: str, srs: str) -> None:
+        import ezkl
+
+        ezkl.prove(witness, compiled, pk, proof, srs)
+
+    def verify(self, proof: str, settings: str, vk: str, srs: str) -> dict:
+        import ezkl
+
+        try:
+            ok = ezkl.verify(proof, settings, vk, srs)
+        except Exception as e:  # noqa: BLE001 - ezkl raises RuntimeError for both kinds
+            text = str(e).strip()
+            verdict = ("rejected" if any(r in text for r in VERIFIER_REJECTIONS) else
+                       "malformed" if TRANSCRIPT_UNDECODABLE in text else "error")
+            return {"verdict": verdict, "reason": text.splitlines()[0][:300] if text else type(e).__name__}
+        return {"verdict": "accepted" if ok is True else "rejected",
+                "reason": None if ok is True else f"verify returned {ok!r}"}
+
+    # --- file formats ---
+    def read_outputs(self, witness_path: str) -> list[list[float]]:
+        doc = json.loads(Path(witness_path).read_text())
+        return [[float(v) for v in o] for o in doc["pretty_elements"]["rescaled_outputs"]]
+
+    def circuit_facts(self, settings: dict) -> dict:
+        ra = settings["run_args"]
+        return {"logrows": ra["logrows"], "num_rows": settings["num_rows"],
+                "total_assignments": settings.get("total_assignments"),
+                "effective_input_scale": ra["input_scale"], "effective_param_scale": ra["param_scale"],
+                "lookup_range": ra["lookup_range"]}
+
+    def transcript(self, proof: dict) -> bytes:
+        return bytes(proof["proof"])
+
+    def with_transcript(self, proof: dict, transcript: bytes) -> dict:
+        out = json.loads(json.dumps(proof))
+        out["proof"] = list(transcript)
+        if out.get("hex_proof"):
+            out["hex_proof"] = "0x" + transcript.hex()
+        return out
+
+    def public_values(self, proof: dict) -> list[list[int]]:
+        return [[_felt_from_hex(h) for h in col] for col in proof["instances"]]
+
+    def with_public_values(self, proof: dict, values: list[list[int]]) -> dict:
+        out = json.loads(json.dumps(proof))
+        old = self.public_values(proof)
+        # re-encode only what changed, so the other values stay byte-identical to what ezkl wrote
+        out["instances"] = [[h if was == v else _felt_to_hex(v) for h, was, v in zip(hs, olds, vs, strict=True)]
+                            for hs, olds, vs in zip(proof["instances"], old, values, strict=True)]
+        out.pop("pretty_public_inputs", None)  # a derived copy; the verifier reads the instances
+        return out
+
+
+BACKEND = Ezkl23()

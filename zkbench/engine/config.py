@@ -1,0 +1,66 @@
+"""What a run is asked to do (RunConfig) and what makes two runs the same measurement (run_identity)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zkbench.engine.tolerance as tolerance
+from zkbench.backends import DEFAULT_BACKEND, get_backend
+from zkbench.resources.admission import MemoryBudget
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("ZKBENCH_CACHE", Path.home() / ".cache" / "zkml-bench"))
+
+
+@dataclass
+class RunConfig:
+    profile: str = "smoke"
+    rounds: int = 3                     # prove and verify repetitions
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    threads: int | None = None          # prover/torch threads in the child
+    memory_limit_bytes: int | None = None
+    n_calibration: int = 16
+    # A candidate must reach search_margin * tol on the calibration inputs, so that unseen
+    # (held-out) inputs, whose error is a little different, still meet tol.
+    search_margin: float = 0.8
+    n_heldout: int = 4
+    scales: tuple[int, ...] = tolerance.DEFAULT_SCALES
+    decompositions: tuple[tuple[int, int], ...] = tolerance.DEFAULT_DECOMPOSITIONS
+    inner_cols: tuple[int, ...] = tolerance.DEFAULT_INNER_COLS
+    gpu: dict = field(default_factory=lambda: {"mode": "cpu", "reason": "not assigned"})  # zkbench.resources.gpu assignment
+    memory_budget: MemoryBudget | None = None   # machine-wide admission for setup and prove
+    max_memory_bytes: int | None = None         # skip a case predicted to need more than this
+    status_dir: Path | None = None              # live status files (zkbench status)
+    # user-supplied SRS files by logrows: {k: (path, expected sha256 or None)}; when given, they
+    # replace local generation and a circuit of another logrows fails at stage srs
+    srs_files: dict = field(default_factory=dict)
+    # predictor points only (zkbench predict measure): build the chosen circuit at this
+    # larger logrows, so memory and time are measured at sizes the smoke profile never reaches
+    force_logrows: int | None = None
+    backend: str = DEFAULT_BACKEND              # the prover (zkbench.backends)
+
+    def __post_init__(self):
+        self.cache_dir = Path(self.cache_dir).expanduser()
+        get_backend(self.backend)   # an unknown name fails here, before any work
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
+
+
+def run_identity(spec, config: RunConfig) -> dict:
+    """What makes two runs of one experiment the same measurement: profile, prove/verify rounds,
+    prover threads, calibration and held-out sample counts, the search grid and margin, the ezkl
+    build and the workload. A stored result is resumed only when its identity equals the run's
+    (zkbench.fixtures.plugin.resumable). JSON-shaped, so a stored copy compares equal."""
+    profile = spec.result_profile(config.profile)
+    return {"profile": profile, "rounds": config.rounds, "threads": config.threads,
+            "n_calibration": config.n_calibration, "n_heldout": config.n_heldout,
+            "search": {"scales": list(config.scales), "decompositions": [list(d) for d in config.decompositions],
+                       "inner_cols": list(config.inner_cols), "margin": config.search_margin},
+            "backend": config.backend, "ezkl_build": get_backend(config.backend).info()["build"],
+            "force_logrows": config.force_logrows,
+            "workload_version": spec.workload_version, "workload_fingerprint": spec.fingerprint(profile),
+            # the CNNs train on CIFAR-10 instead of the bundled digits when this points at a copy
+            "cifar10": os.environ.get("ZKBENCH_CIFAR10") if spec.inputs == "images" else None}
