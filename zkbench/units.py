@@ -29,7 +29,7 @@ def parse_memory(text: str) -> int:
     """"24G", "512M", "1.5GiB", "1000000" -> bytes (prefixes are binary)."""
     match = _SIZE.fullmatch(str(text))
     multiplier = _MULTIPLIERS.get(match.group(2).lower()) if match else None
-    if multiplier is None:
+    if match is None or multiplier is None:
         raise ValueError(f"invalid memory size {text!r}: expected a number with an optional "
                          f"unit K, M, G or T (e.g. 24G, 512M, 1.5GiB, 1000000)")
     n_bytes = int(decimal.Decimal(match.group(1)) * multiplier)  # exact, unlike float

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+from zkbench.backends import Backend
 
 # What halo2's verifier says when a well-formed proof is false: only these count as a rejection.
 # Anything else (a missing file, an unparsable proof, a transcript cut short) is an error.
@@ -13,6 +16,13 @@ VERIFIER_REJECTIONS = ("The constraint system is not satisfied", "Multi-opening 
 TRANSCRIPT_UNDECODABLE = "[halo2] Transcript error"
 # BN254's scalar field: every public value (instance) is an element of it.
 BN254_R = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
+
+
+def _ezkl() -> Any:
+    """The ezkl module, untyped: its bundled stubs list optional arguments as required."""
+    import ezkl
+
+    return ezkl
 
 
 def _felt_from_hex(h: str) -> int:
@@ -25,10 +35,10 @@ def _felt_to_hex(v: int) -> str:
 
 
 class Ezkl23:
-    name = "ezkl-23"
-    package = "ezkl"
-    preload = ("ezkl",)
-    field_modulus = BN254_R
+    name: str = "ezkl-23"
+    package: str = "ezkl"
+    preload: tuple[str, ...] = ("ezkl",)
+    field_modulus: int = BN254_R
 
     def info(self) -> dict:
         from zkbench.resources.environment import package_build, package_version  # parent side only
@@ -38,56 +48,38 @@ class Ezkl23:
 
     # --- prover operations ---
     @staticmethod
-    def _run_args(values: dict):
-        import ezkl
-
-        ra = ezkl.PyRunArgs()
+    def _run_args(values: dict) -> Any:
+        ra = _ezkl().PyRunArgs()
         for k, v in values.items():
             setattr(ra, k, v)
         return ra
 
     def gen_settings(self, onnx: str, settings: str, run_args: dict) -> None:
-        import ezkl
-
-        ezkl.gen_settings(onnx, settings, py_run_args=self._run_args(run_args))
+        _ezkl().gen_settings(onnx, settings, py_run_args=self._run_args(run_args))
 
     def calibrate(self, data: str, onnx: str, settings: str, scales: list[int],
                   scale_rebase_multiplier: list[int]) -> None:
-        import ezkl
-
-        ezkl.calibrate_settings(data, onnx, settings, "resources", scales=scales,
+        _ezkl().calibrate_settings(data, onnx, settings, "resources", scales=scales,
                                 scale_rebase_multiplier=scale_rebase_multiplier)
 
     def compile(self, onnx: str, compiled: str, settings: str) -> None:
-        import ezkl
-
-        ezkl.compile_circuit(onnx, compiled, settings)
+        _ezkl().compile_circuit(onnx, compiled, settings)
 
     def gen_srs(self, path: str, logrows: int) -> None:
-        import ezkl
-
-        ezkl.gen_srs(path, logrows)
+        _ezkl().gen_srs(path, logrows)
 
     def witness(self, data: str, compiled: str, out: str) -> None:
-        import ezkl
-
-        ezkl.gen_witness(data, compiled, out)
+        _ezkl().gen_witness(data, compiled, out)
 
     def setup(self, compiled: str, vk: str, pk: str, srs: str) -> None:
-        import ezkl
-
-        ezkl.setup(compiled, vk, pk, srs)
+        _ezkl().setup(compiled, vk, pk, srs)
 
     def prove(self, witness: str, compiled: str, pk: str, proof: str, srs: str) -> None:
-        import ezkl
-
-        ezkl.prove(witness, compiled, pk, proof, srs)
+        _ezkl().prove(witness, compiled, pk, proof, srs)
 
     def verify(self, proof: str, settings: str, vk: str, srs: str) -> dict:
-        import ezkl
-
         try:
-            ok = ezkl.verify(proof, settings, vk, srs)
+            ok = _ezkl().verify(proof, settings, vk, srs)
         except Exception as e:  # noqa: BLE001 - ezkl raises RuntimeError for both kinds
             text = str(e).strip()
             verdict = ("rejected" if any(r in text for r in VERIFIER_REJECTIONS) else
@@ -131,4 +123,4 @@ class Ezkl23:
         return out
 
 
-BACKEND = Ezkl23()
+BACKEND: Backend = Ezkl23()   # mypy checks that the class meets the protocol
