@@ -1,6 +1,13 @@
 """Benchmarks of the composite group: one test per experiment, parametrized from the registry."""
-GROUP = "composite"
+
+import pytest
+
+from zkbench.engine.results import outcome
+from zkbench.fixtures.checks import why_not_done
 
 
+@pytest.mark.experiments("composite")
 def test_composite(experiment, run_benchmark):
-    run_benchmark(experiment)
+    result = run_benchmark(experiment)  # runs or resumes it; skips it, or fails a stage that stopped it
+    assert result["verified"], why_not_done(result)
+    assert outcome(result) == "done", why_not_done(result)  # status ok, proven outputs within tol

@@ -1,6 +1,13 @@
 """Benchmarks of the core_layers group: one test per experiment, parametrized from the registry."""
-GROUP = "core_layers"
+
+import pytest
+
+from zkbench.engine.results import outcome
+from zkbench.fixtures.checks import why_not_done
 
 
+@pytest.mark.experiments("core_layers")
 def test_core_layers(experiment, run_benchmark):
-    run_benchmark(experiment)
+    result = run_benchmark(experiment)  # runs or resumes it; skips it, or fails a stage that stopped it
+    assert result["verified"], why_not_done(result)
+    assert outcome(result) == "done", why_not_done(result)  # status ok, proven outputs within tol

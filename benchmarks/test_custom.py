@@ -1,6 +1,13 @@
 """The user's own ONNX models (--models-dir DIR): collected only when that option is given."""
-GROUP = "custom"
+
+import pytest
+
+from zkbench.engine.results import outcome
+from zkbench.fixtures.checks import why_not_done
 
 
+@pytest.mark.experiments("custom")
 def test_custom(experiment, run_benchmark):
-    run_benchmark(experiment)
+    result = run_benchmark(experiment)  # runs or resumes it; skips it, or fails a stage that stopped it
+    assert result["verified"], why_not_done(result)
+    assert outcome(result) == "done", why_not_done(result)  # status ok, proven outputs within tol

@@ -5,14 +5,20 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
-import zkbench.fixtures.plugin as plugin
+
+import zkbench.resources.environment as environment
+from zkbench.engine import RunConfig, run_experiment
+from zkbench.engine.cache import atomic_write_json
+from zkbench.fixtures.controller import Controller
+from zkbench.fixtures.resume import resumable
+from zkbench.layers import SPECS
 from zkbench.layers.custom import CustomSpec
 
-from zkbench.engine.cache import atomic_write_json
-from zkbench.engine import RunConfig, run_experiment
+pytestmark = pytest.mark.integration   # runs ezkl or the zkbench CLI in subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "tests" / "data" / "models"
@@ -107,13 +113,13 @@ def test_unsupported_operator_reason_comes_from_ezkl(tmp_path):
 
 def test_results_from_another_ezkl_version_or_profile_are_redone(tmp_path, monkeypatch, make_result):
     # every field of the run identity: tests/test_resume_counts.py
-    spec, cfg = plugin.SPECS[0], RunConfig(cache_dir=tmp_path)
+    spec, cfg = SPECS[0], RunConfig(cache_dir=tmp_path)
     good = make_result(spec, 0.5, cfg)
-    assert plugin.resumable(good, spec, cfg)
-    assert not plugin.resumable({**good, "status": "failed"}, spec, cfg)
-    assert not plugin.resumable(good, spec, RunConfig(cache_dir=tmp_path, profile="paper"))
-    monkeypatch.setattr(plugin.environment, "package_build", lambda name: "22.0.0+other")
-    assert not plugin.resumable(good, spec, cfg)
+    assert resumable(good, spec, cfg)
+    assert not resumable({**good, "status": "failed"}, spec, cfg)
+    assert not resumable(good, spec, RunConfig(cache_dir=tmp_path, profile="paper"))
+    monkeypatch.setattr(environment, "package_build", lambda name: "22.0.0+other")
+    assert not resumable(good, spec, cfg)
 
 
 def test_disk_full_while_writing_keeps_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
@@ -136,9 +142,9 @@ def test_controller_reports_a_result_it_cannot_write(tmp_path, monkeypatch):
 
         def getini(self, name):
             return ""
-    controller = plugin.Controller.__new__(plugin.Controller)
+    controller = Controller.__new__(Controller)
     controller.config, controller.write_errors = Config(), []
-    monkeypatch.setattr(plugin.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

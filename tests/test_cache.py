@@ -64,7 +64,7 @@ def _slow_build(root, marker_dir, i):
 def test_concurrent_processes_build_an_entry_once(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
-    procs = [mp.get_context("spawn").Process(target=_slow_build, args=(tmp_path / "c", markers, i)) for i in range(3)]
+    procs = [mp.get_context("fork").Process(target=_slow_build, args=(tmp_path / "c", markers, i)) for i in range(3)]
     for p in procs:
         p.start()
     for p in procs:

@@ -6,11 +6,12 @@ import jsonschema
 import pytest
 
 import zkbench.resources.environment as environment
-from zkbench.engine import soundness
+from zkbench.engine import STAGES, RunConfig, run_experiment, soundness
 from zkbench.engine.child import StageWorker
-from zkbench.engine import STAGES, RunConfig, run_experiment
 from zkbench.engine.results import read_result, validate, write_result
 from zkbench.engine.srs import srs_cache_key
+
+pytestmark = pytest.mark.integration   # runs ezkl or the zkbench CLI in subprocesses
 
 MEASURED_EVERY_RUN = ("witness", "prove", "verify")
 

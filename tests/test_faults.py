@@ -1,5 +1,6 @@
 """Fault tests with real processes: a prover killed mid-prove, a stage under an address-space
 limit, two pytest runs sharing one results dir, corrupt cached artifacts."""
+
 import json
 import os
 import signal
@@ -14,6 +15,8 @@ import pytest
 from zkbench.engine.cache import ArtifactCache
 from zkbench.engine.experiment import RunConfig, run_experiment
 
+pytestmark = pytest.mark.integration   # real pytest/xdist runs in subprocesses
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,9 +29,24 @@ def pytest_run(tmp_path, cache_dir, *args) -> subprocess.Popen:
     env = {**os.environ, "ZKBENCH_CACHE": str(cache_dir)}
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_WORKER_COUNT", None)
-    return subprocess.Popen([sys.executable, "-m", "pytest", str(ROOT / "benchmarks"), "-p", "no:cacheprovider",
-                             "--results-dir", str(tmp_path / "results"), *args],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(ROOT / "benchmarks"),
+            "-p",
+            "no:cacheprovider",
+            "--results-dir",
+            str(tmp_path / "results"),
+            *args,
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def no_half_written_files(*roots: Path) -> list[Path]:
@@ -53,10 +71,11 @@ def test_prover_killed_mid_prove_is_recorded_and_the_run_completes(tmp_path, cac
     # one prover thread in both runs: a result is resumed only by a run of the same identity
     sel = ["--layer", "Tanh,Dense_Scaling_Small", "--tol", "0.5", "--threads", "1"]
     stop, killed = threading.Event(), []
-    watcher = threading.Thread(target=kill_when_in_stage,
-                               args=(tmp_path / "results" / ".status", "Tanh-tol0.5", "prove", stop, killed))
+    watcher = threading.Thread(
+        target=kill_when_in_stage, args=(tmp_path / "results" / ".status", "Tanh-tol0.5", "prove", stop, killed)
+    )
     watcher.start()
-    proc = pytest_run(tmp_path, cache_dir, *sel, "-n", "2")   # under xdist, as users run it
+    proc = pytest_run(tmp_path, cache_dir, *sel, "-n", "2")  # under xdist, as users run it
     out, _ = proc.communicate(timeout=600)
     stop.set()
     watcher.join()
@@ -74,18 +93,20 @@ def test_prover_killed_mid_prove_is_recorded_and_the_run_completes(tmp_path, cac
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
     assert json.loads((tmp_path / "results/core_layers/Tanh_tol0.5.json").read_text())["status"] == "ok"
-    assert "done*" in out   # Dense_Scaling_Small was resumed, not run again
+    assert "done*" in out  # Dense_Scaling_Small was resumed, not run again
 
 
 def test_stage_under_an_address_space_limit_is_recorded_as_out_of_memory(tmp_path, cache_dir):
-    run_experiment("Dense_Scaling_Large", 2.0, RunConfig(rounds=1, cache_dir=cache_dir))   # warm the cache
-    for kind in ("keys",):   # force setup to run again
+    run_experiment("Dense_Scaling_Large", 2.0, RunConfig(rounds=1, cache_dir=cache_dir))  # warm the cache
+    for kind in ("keys",):  # force setup to run again
         for d in (cache_dir / kind).iterdir():
             if d.is_dir():
                 import shutil
+
                 shutil.rmtree(d)
-    r = run_experiment("Dense_Scaling_Large", 2.0,
-                       RunConfig(rounds=1, cache_dir=cache_dir, memory_limit_bytes=150 * 2**20))
+    r = run_experiment(
+        "Dense_Scaling_Large", 2.0, RunConfig(rounds=1, cache_dir=cache_dir, memory_limit_bytes=150 * 2**20)
+    )
     assert r["status"] == "failed", r.get("failure")
     assert r["failure"]["kind"] == "out_of_memory" and r["failure"]["stage"] in ("setup", "prove")
     assert "memory allocation" in r["failure"]["cause"]
@@ -105,7 +126,7 @@ def test_two_runs_on_one_results_dir_do_not_corrupt_or_duplicate(tmp_path, cache
     assert (out_a + out_b).count("done*") >= 2, out_a + out_b
     assert not no_half_written_files(tmp_path / "results", cache_dir)
     workers_left = [p for p in (tmp_path / "results" / ".status").glob("*.json") if p.name != "selection.json"]
-    assert not workers_left   # workers cleaned up after themselves (the run's selection stays)
+    assert not workers_left  # workers cleaned up after themselves (the run's selection stays)
 
 
 def test_corrupt_cached_proving_key_is_rebuilt_not_used(tmp_path, cache_dir):
@@ -113,7 +134,7 @@ def test_corrupt_cached_proving_key_is_rebuilt_not_used(tmp_path, cache_dir):
     first = run_experiment("ReLU", 0.5, cfg)
     assert first["status"] == "ok"
     pk = ArtifactCache(cache_dir).entry_dir("keys", first["cache_keys"]["keys"]) / "pk.key"
-    pk.write_bytes(pk.read_bytes()[: pk.stat().st_size // 2])    # half a proving key
+    pk.write_bytes(pk.read_bytes()[: pk.stat().st_size // 2])  # half a proving key
     again = run_experiment("ReLU", 0.5, cfg)
     assert again["status"] == "ok" and not again["stages"]["setup"]["cached"]
     assert pk.stat().st_size == first["sizes"]["pk_bytes"]

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
-from zkbench.fixtures.plugin import Controller
+from zkbench.fixtures.controller import Controller
 
 from zkbench.engine.record import gpu_record
 from zkbench.resources.environment import package_build

@@ -6,6 +6,7 @@ conftest in the pytester folder records, in every process, the GPU the plugin as
 (config._zkbench_gpu), the GPU a RunConfig would carry into the results, and the process's
 CUDA_VISIBLE_DEVICES; in the controller also the environment each worker is started with.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration   # real pytest/xdist runs in subprocesses
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_NVML = Path(__file__).resolve().parent / "data" / "fake_nvml"
-FAKE = runpy.run_path(str(FAKE_NVML / "pynvml.py"))["UUIDS"]   # the three fake GPUs, in NVML order
+FAKE = runpy.run_path(str(FAKE_NVML / "pynvml.py"))["UUIDS"]  # the three fake GPUs, in NVML order
 OUT_VAR = "ZKBENCH_TEST_GPU_OUT"
 
 RECORDER = f'''
@@ -47,7 +50,7 @@ def pytest_sessionfinish(session):
     record = {{"role": role, "mode": gpu.mode, "uuid": gpu.gpu.uuid if gpu.gpu else None,
                "reason": gpu.reason, **cuda_env()}}
     if role != "controller":   # what an experiment of this process would record as gpu.uuid
-        from zkbench.fixtures.plugin import run_config
+        from zkbench.fixtures.options import run_config
         record["run_config_uuid"] = run_config(config).gpu["uuid"]
     (OUT / f"{{role}}.json").write_text(json.dumps(record))
 
@@ -69,9 +72,10 @@ def run_on_fake_gpus(pytester, monkeypatch):
     pytester.makeconftest(RECORDER)
     pytester.makepyfile(test_noop="".join(f"def test_{i}():\n    pass\n\n\n" for i in range(6)))
     for var in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
-        monkeypatch.delenv(var, raising=False)   # e.g. set by an outer xdist run of this suite
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FAKE_NVML), str(ROOT),
-                                                                   os.environ.get("PYTHONPATH")])))
+        monkeypatch.delenv(var, raising=False)  # e.g. set by an outer xdist run of this suite
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(FAKE_NVML), str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
     monkeypatch.setenv(OUT_VAR, str(out))
     monkeypatch.setenv("ZKBENCH_CACHE", str(pytester.path / "cache"))
 
@@ -85,6 +89,7 @@ def run_on_fake_gpus(pytester, monkeypatch):
         records = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json") if not p.stem.startswith("inherited-")}
         inherited = {p.stem.removeprefix("inherited-"): json.loads(p.read_text()) for p in out.glob("inherited-*.json")}
         return result.stdout.lines, records, inherited
+
     return run
 
 
@@ -96,7 +101,7 @@ def assert_workers_pinned(records: dict, expected: list[str]) -> None:
         assert r["mode"] == "gpu"
         # the worker's stage children inherit exactly this device, numbered the way NVML does
         assert (r["CUDA_VISIBLE_DEVICES"], r["CUDA_DEVICE_ORDER"]) == (uuid, "PCI_BUS_ID")
-        assert r["run_config_uuid"] == uuid   # what its results carry as gpu.uuid
+        assert r["run_config_uuid"] == uuid  # what its results carry as gpu.uuid
 
 
 def assert_controller_untouched(records: dict, inherited: dict, n: int, user_value: str | None) -> None:
@@ -118,14 +123,17 @@ def test_each_xdist_worker_gets_its_own_gpu(run_on_fake_gpus, n):
         assert f"zkbench-gpu gw{i}: gpu {FAKE[i]} CUDA_VISIBLE_DEVICES={FAKE[i]}" in lines
 
 
-@pytest.mark.parametrize("n, user_value, expected", [
-    (2, "2,0", [FAKE[2], FAKE[0]]),                                   # indices, the user's order
-    (3, f"{FAKE[1][:12]},{FAKE[2]}", [FAKE[1], FAKE[2], FAKE[1]]),   # UUID prefix and UUID; 3 > 2 GPUs
-])
+@pytest.mark.parametrize(
+    "n, user_value, expected",
+    [
+        (2, "2,0", [FAKE[2], FAKE[0]]),  # indices, the user's order
+        (3, f"{FAKE[1][:12]},{FAKE[2]}", [FAKE[1], FAKE[2], FAKE[1]]),  # UUID prefix and UUID; 3 > 2 GPUs
+    ],
+)
 def test_workers_get_only_the_users_cuda_visible_devices(run_on_fake_gpus, n, user_value, expected):
     lines, records, inherited = run_on_fake_gpus(n, user_value)
     assert_workers_pinned(records, expected)
-    hidden = set(FAKE) - set(expected)   # the fake GPU the user left out
+    hidden = set(FAKE) - set(expected)  # the fake GPU the user left out
     assert len(hidden) == 1 and not hidden & {r["uuid"] for r in records.values()}
     assert_controller_untouched(records, inherited, n, user_value)
     for i in range(n):

@@ -4,6 +4,7 @@ The unit tests drive the schedulers through the calls DSession makes, with fake 
 that follow xdist's worker loop (``xdist.remote.WorkerInteractor.run_one_test``): a worker runs
 a test only once it holds the one after it (or the shutdown marker). Time is simulated.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,9 @@ from collections import deque
 from types import SimpleNamespace
 
 import pytest
-import zkbench.fixtures.plugin as plugin
 from xdist.remote import Producer
 from xdist.scheduler import LoadScheduling
+from zkbench.fixtures.controller import Controller
 from zkbench.fixtures.schedule import LongestFirstScheduling
 
 pytest_plugins = ["pytester"]
@@ -29,7 +30,7 @@ class FakeNode:
     def __init__(self, name: str):
         self.gateway = SimpleNamespace(id=name)
         self.queue: deque = deque()
-        self.sent: list = []          # every command, for comparing schedulers
+        self.sent: list = []  # every command, for comparing schedulers
         self.shutdown_sent = False
         self.state, self.item, self.next, self.ends = "need_first", None, None, None
         self.ran: list[int] = []
@@ -54,11 +55,11 @@ class FakeNode:
 
     def step(self, now: float, durations) -> bool:
         """Advance the worker loop as far as its queue allows; True if anything happened."""
-        if self.state == "need_first" and self.queue:           # nextitem_index = torun.get()
+        if self.state == "need_first" and self.queue:  # nextitem_index = torun.get()
             self.item = self.queue.popleft()
             self.state = "done" if self.item == SHUTDOWN else "need_next"
             return True
-        if self.state == "need_next" and self.queue:            # run_one_test: get() the next
+        if self.state == "need_next" and self.queue:  # run_one_test: get() the next
             self.next = self.queue.popleft()
             self.state, self.ends = "running", now + durations[self.item]
             self.ran.append(self.item)
@@ -90,7 +91,7 @@ def simulate(make, durations, workers: int):
     while True:
         while any(node.step(clock.now, durations) for node in nodes):
             pass
-        if sched.tests_finished and not shutting_down:    # DSession.triggershutdown
+        if sched.tests_finished and not shutting_down:  # DSession.triggershutdown
             shutting_down = True
             for node in sched.nodes:
                 node.shutdown()
@@ -104,7 +105,7 @@ def simulate(make, durations, workers: int):
         node.item, node.state = node.next, ("done" if node.next == SHUTDOWN else "need_next")
         sched.mark_test_complete(node, done, durations[done])
         if node.state == "done":
-            assert sched.remove_node(node) is None       # workerfinished: nothing left on it
+            assert sched.remove_node(node) is None  # workerfinished: nothing left on it
     stuck = [n for n in nodes if n.state != "done"]
     assert not stuck, f"workers never finished (deadlock): {stuck}"
     ran = sorted(i for n in nodes for i in n.ran)
@@ -123,7 +124,8 @@ def longest_first(config, clock):
 def with_estimates(estimates):
     """The scheduler as the plugin makes it: with the controller's estimate per test."""
     return lambda config, clock: LongestFirstScheduling(
-        config, QUIET, estimate=lambda nodeid: estimates[int(nodeid.rsplit("[", 1)[1][:-1])], clock=clock)
+        config, QUIET, estimate=lambda nodeid: estimates[int(nodeid.rsplit("[", 1)[1][:-1])], clock=clock
+    )
 
 
 def bound(durations, workers: int) -> float:
@@ -131,25 +133,28 @@ def bound(durations, workers: int) -> float:
 
 
 def test_in_order_chunks_stack_the_two_longest_on_gw0_and_longest_first_meets_the_bound():
-    durations = [4, 3, 1, 1, 1]   # longest first, as the plugin sorts experiments
+    durations = [4, 3, 1, 1, 1]  # longest first, as the plugin sorts experiments
     assert bound(durations, 2) == 5
 
     makespan, nodes = simulate(xdist_load, durations, 2)
-    assert nodes[0].ran[:2] == [0, 1] and makespan == 7   # what xdist does with --maxschedchunk=1
+    assert nodes[0].ran[:2] == [0, 1] and makespan == 7  # what xdist does with --maxschedchunk=1
 
     for make in (longest_first, with_estimates(durations)):
         makespan, nodes = simulate(make, durations, 2)
         assert makespan == 5
-        assert [n.ran[0] for n in nodes] == [0, 1]   # the two longest start at once, on different workers
-        assert nodes[0].sent[0] == [0, 3] and nodes[1].sent[0] == [1, 2]   # one test beyond the running one
+        assert [n.ran[0] for n in nodes] == [0, 1]  # the two longest start at once, on different workers
+        assert nodes[0].sent[0] == [0, 3] and nodes[1].sent[0] == [1, 2]  # one test beyond the running one
 
 
-@pytest.mark.parametrize("durations, workers", [
-    ([4, 3, 1, 1, 1], 2),
-    ([9, 8, 7, 2, 2, 2, 1, 1, 1, 1, 1, 1], 3),                      # a paper-like tail of short cases
-    ([600, 500, 90, 60, 40, 30, 20, 10, 10, 5, 5, 5, 3, 3, 2, 2], 2),
-    ([7, 7, 6, 6, 5, 5, 1, 1, 1], 3),
-])
+@pytest.mark.parametrize(
+    "durations, workers",
+    [
+        ([4, 3, 1, 1, 1], 2),
+        ([9, 8, 7, 2, 2, 2, 1, 1, 1, 1, 1, 1], 3),  # a paper-like tail of short cases
+        ([600, 500, 90, 60, 40, 30, 20, 10, 10, 5, 5, 5, 3, 3, 2, 2], 2),
+        ([7, 7, 6, 6, 5, 5, 1, 1, 1], 3),
+    ],
+)
 def test_longest_first_meets_the_bound_where_in_order_chunking_misses_it(durations, workers):
     target = 1.1 * bound(durations, workers)
     assert simulate(xdist_load, durations, workers)[0] > target
@@ -168,8 +173,9 @@ def test_with_estimates_the_longest_case_is_not_held_up_by_a_second_one():
 
 def random_study(rng, noise: float):
     """A few long cases and many short ones, sorted by estimate (off by up to `noise`)."""
-    true = ([rng.uniform(50, 300) for _ in range(rng.randint(1, 5))]
-            + [rng.uniform(1, 20) for _ in range(rng.randint(5, 40))])
+    true = [rng.uniform(50, 300) for _ in range(rng.randint(1, 5))] + [
+        rng.uniform(1, 20) for _ in range(rng.randint(5, 40))
+    ]
     estimate = [t * rng.uniform(1 - noise, 1 + noise) for t in true]
     order = sorted(range(len(true)), key=lambda i: -estimate[i])
     return [true[i] for i in order], [estimate[i] for i in order], rng.randint(2, 4)
@@ -184,9 +190,11 @@ def test_random_long_tailed_studies_meet_the_bound_far_more_often(noise):
     for _ in range(n):
         durations, estimates, workers = random_study(rng, noise)
         target = bound(durations, workers)
-        runs = {"xdist": simulate(xdist_load, durations, workers)[0],
-                "order": simulate(longest_first, durations, workers)[0],
-                "estimates": simulate(with_estimates(estimates), durations, workers)[0]}
+        runs = {
+            "xdist": simulate(xdist_load, durations, workers)[0],
+            "order": simulate(longest_first, durations, workers)[0],
+            "estimates": simulate(with_estimates(estimates), durations, workers)[0],
+        }
         for name, makespan in runs.items():
             met[name] += makespan <= 1.1 * target
         assert runs["order"] <= 1.5 * target and runs["estimates"] <= 1.5 * target
@@ -196,9 +204,9 @@ def test_random_long_tailed_studies_meet_the_bound_far_more_often(noise):
 
 def test_fewer_tests_than_two_per_worker_all_go_out_at_once():
     for durations, workers, ours, theirs in [
-        ([5, 4, 3], 2, 7, 8),           # xdist deals round-robin: 5 and 3 on gw0
-        ([6, 5, 4, 3, 2], 3, 7, 9),     # 6 and 3 on gw0
-        ([5, 4], 3, 5, 5),              # fewer tests than workers: one stays idle and is shut down
+        ([5, 4, 3], 2, 7, 8),  # xdist deals round-robin: 5 and 3 on gw0
+        ([6, 5, 4, 3, 2], 3, 7, 9),  # 6 and 3 on gw0
+        ([5, 4], 3, 5, 5),  # fewer tests than workers: one stays idle and is shut down
     ]:
         assert simulate(xdist_load, durations, workers)[0] == theirs
         for make in (longest_first, with_estimates(durations)):
@@ -211,8 +219,11 @@ def test_without_experiments_it_schedules_exactly_as_xdist():
     durations = [0.5, 0.2, 0.1, 1.0, 0.3, 0.2, 0.1, 0.4, 0.2, 0.1, 0.6]
     for workers in (2, 3):
         theirs = simulate(xdist_load, durations, workers)
-        ours = simulate(lambda c, clock: LongestFirstScheduling(c, QUIET, applies=lambda ids: False, clock=clock),
-                        durations, workers)
+        ours = simulate(
+            lambda c, clock: LongestFirstScheduling(c, QUIET, applies=lambda ids: False, clock=clock),
+            durations,
+            workers,
+        )
         assert ours[0] == theirs[0]
         assert [n.sent for n in ours[1]] == [n.sent for n in theirs[1]]
 
@@ -226,13 +237,13 @@ def test_a_crashed_workers_tests_go_back_in_rank():
         sched.add_node_collection(node, ids)
     sched.schedule()
     assert sched.node2pending == {nodes[0]: [0, 3], nodes[1]: [1, 2]} and sched.pending == [4, 5]
-    assert sched.remove_node(nodes[0]) == ids[0]        # crashed running test 0, held test 3
+    assert sched.remove_node(nodes[0]) == ids[0]  # crashed running test 0, held test 3
     assert sched.pending == [3, 4, 5]
-    sched.mark_test_pending(ids[0])                     # re-run it (pytest_handlecrashitem)
+    sched.mark_test_pending(ids[0])  # re-run it (pytest_handlecrashitem)
     assert sched.pending == [0, 3, 4, 5]
     sched.mark_test_complete(nodes[1], 1, 1.0)
-    assert sched.node2pending[nodes[1]] == [2, 0]       # the longest left, not the tail
-    replacement = FakeNode("gw2")                       # xdist starts a new worker
+    assert sched.node2pending[nodes[1]] == [2, 0]  # the longest left, not the tail
+    replacement = FakeNode("gw2")  # xdist starts a new worker
     sched.add_node(replacement)
     sched.add_node_collection(replacement, ids)
     sched.schedule()
@@ -242,30 +253,34 @@ def test_a_crashed_workers_tests_go_back_in_rank():
 def test_the_plugin_installs_it_for_dist_load_and_uses_it_for_experiments():
     eid = "ReLU_tol0.5"
     controller = SimpleNamespace(costs={eid: 12.0})
-    sched = plugin.Controller.pytest_xdist_make_scheduler(controller, fake_config(2), QUIET)
+    sched = Controller.pytest_xdist_make_scheduler(controller, fake_config(2), QUIET)
     assert isinstance(sched, LongestFirstScheduling)
     experiment = f"benchmarks/test_core_layers.py::test_core_layer[{eid}]"
     assert sched.applies([experiment, "tests/test_x.py::t"])
     assert not sched.applies(["tests/test_x.py::t", "tests/test_x.py::p[1]"])
     assert sched.estimate(experiment) == 12.0 and sched.estimate("tests/test_x.py::t") == 0.0
-    assert plugin.Controller.pytest_xdist_make_scheduler(controller, fake_config(2, dist="loadscope"), QUIET) is None
+    assert Controller.pytest_xdist_make_scheduler(controller, fake_config(2, dist="loadscope"), QUIET) is None
 
 
-SLEEPS = [4.0, 3.0, 1.0, 1.0, 1.0]   # in-order 2-chunks: gw0 runs 4 + 3 = 7 s; the bound is 5 s
+SLEEPS = [4.0, 3.0, 1.0, 1.0, 1.0]  # in-order 2-chunks: gw0 runs 4 + 3 = 7 s; the bound is 5 s
 
 
+@pytest.mark.integration
 def test_real_xdist_run_meets_the_bound(pytester):
     """Two real xdist workers on sleep tests (no CPU needed, so a loaded machine does not skew
     them): the measured makespan is within 10 % of max(total / N, longest) plus hand-out slack."""
-    pytester.makeconftest(textwrap.dedent("""
+    pytester.makeconftest(
+        textwrap.dedent("""
         import pytest
         from zkbench.fixtures.schedule import LongestFirstScheduling
 
         @pytest.hookimpl(optionalhook=True)
         def pytest_xdist_make_scheduler(config, log):
             return LongestFirstScheduling(config, log)
-    """))
-    pytester.makepyfile(test_sleeps=textwrap.dedent(f"""
+    """)
+    )
+    pytester.makepyfile(
+        test_sleeps=textwrap.dedent(f"""
         import json, os, time
         import pytest
 
@@ -275,12 +290,23 @@ def test_real_xdist_run_meets_the_bound(pytester):
             time.sleep(seconds)
             with open("spans.jsonl", "a") as f:
                 f.write(json.dumps([os.environ["PYTEST_XDIST_WORKER"], seconds, start, time.time()]) + "\\n")
-    """))
-    result = pytester.runpytest_subprocess("-n", "2", "--maxschedchunk=1", "-p", "no:cacheprovider",
-                                           "-p", "no:zkbench.fixtures.plugin", "-p", "no:benchmark", timeout=120)
+    """)
+    )
+    result = pytester.runpytest_subprocess(
+        "-n",
+        "2",
+        "--maxschedchunk=1",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:zkbench.fixtures.plugin",
+        "-p",
+        "no:benchmark",
+        timeout=120,
+    )
     result.assert_outcomes(passed=len(SLEEPS))
     spans = [json.loads(line) for line in (pytester.path / "spans.jsonl").read_text().splitlines()]
     makespan = max(s[3] for s in spans) - min(s[2] for s in spans)
     per_worker = {w: [s[1] for s in spans if s[0] == w] for w in {s[0] for s in spans}}
     target = bound(SLEEPS, 2)
-    assert makespan <= 1.1 * target + 0.5, (makespan, per_worker)   # xdist's own: 7 s, 4 + 3 on gw0
+    assert makespan <= 1.1 * target + 0.5, (makespan, per_worker)  # xdist's own: 7 s, 4 + 3 on gw0

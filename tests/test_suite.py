@@ -1,4 +1,5 @@
 """The pytest suite itself, exercised through real pytest runs (pytester) and real ezkl."""
+
 import json
 import os
 import subprocess
@@ -6,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.integration   # real pytest/xdist runs in subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = str(ROOT / "benchmarks")
@@ -25,13 +28,14 @@ def run(pytester, shared_cache, monkeypatch):
 
     def go(*args):
         return pytester.runpytest_subprocess(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results), *args)
+
     go.results = results
     return go
 
 
 def collected(pytester, *args):
     rec = pytester.inline_run(BENCH, "-p", "no:cacheprovider", "--collect-only", *args)
-    items = rec.getcall("pytest_collection_finish").session.items   # after -m deselection
+    items = rec.getcall("pytest_collection_finish").session.items  # after -m deselection
     skipped = [i for i in items if i.get_closest_marker("skip")]
     return items, skipped
 
@@ -63,6 +67,17 @@ def test_ids_are_stable_and_named_after_the_experiment(pytester):
     assert "benchmarks/test_scaling_study.py::test_scaling_study[Dense_Scaling_Large-tol2]" in first
 
 
+def shows_benchmark_tables(result) -> bool:
+    """pytest-benchmark printed its per-stage tables (one per stage: " benchmark 'prove': N tests ")."""
+    return any(" benchmark 'prove': " in line for line in result.outlines)
+
+
+def test_a_test_of_experiments_says_which_group_with_a_marker(pytester):
+    pytester.makepyfile(test_unmarked="def test_unmarked(experiment):\n    pass\n")
+    res = pytester.runpytest("-p", "no:cacheprovider", "--collect-only")
+    res.stdout.fnmatch_lines(["*test_unmarked: say which experiments it runs with @pytest.mark.experiments(<group>)*"])
+
+
 def test_bad_options_are_usage_errors(run):
     res = run("--tol", "-1", "--collect-only")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
@@ -78,10 +93,13 @@ def test_resume_runs_nothing_and_rerun_keeps_history(run):
     assert doc["status"] == "ok" and doc["stages"]["prove"]["seconds"]
     mtime = path.stat().st_mtime_ns
 
-    second = run(*sel)
+    assert not shows_benchmark_tables(first)  # pytest-benchmark's tables only when asked
+
+    second = run(*sel, "-v")
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines(["*Dense_Scaling_Small-tol2*done[*]*"])
-    assert path.stat().st_mtime_ns == mtime          # nothing re-ran, nothing rewritten
+    assert shows_benchmark_tables(second)  # -v asks for them; a resumed result has its stages too
+    assert path.stat().st_mtime_ns == mtime  # nothing re-ran, nothing rewritten
 
     third = run(*sel, "--rerun")
     third.assert_outcomes(passed=1)
@@ -94,6 +112,7 @@ def test_xdist_run_merges_real_stats_into_benchmark_json(run, pytester):
     out = pytester.path / "out.json"
     res = run("-n", "2", "-k", "Tanh-tol2 or Dense_Scaling_Small-tol0.5", "--benchmark-json", str(out))
     res.assert_outcomes(passed=2)
+    assert not shows_benchmark_tables(res)  # the summary table only, the JSON has every entry
     bench = json.loads(out.read_text())
     assert bench["machine_info"]["ezkl"] and "gpus" in bench["machine_info"]
     names = {b["name"] for b in bench["benchmarks"]}
@@ -106,20 +125,26 @@ def test_xdist_run_merges_real_stats_into_benchmark_json(run, pytester):
     assert prove["extra_info"]["logrows"] > 0 and prove["extra_info"]["verified"] is True
     workers = {json.loads(p.read_text())["worker"] for p in run.results.glob("[!.]*/*.json")}
     assert workers <= {"gw0", "gw1"} and workers
-    cmp = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(out)], capture_output=True,
-                         text=True, env={**os.environ, "COLUMNS": "200"})
+    cmp = subprocess.run(
+        [sys.executable, "-m", "pytest_benchmark", "compare", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert cmp.returncode == 0 and "Tanh-tol2::prove" in cmp.stdout
 
 
 def test_max_memory_below_a_prediction_skips_exactly_that_case_with_the_numbers(run):
     res = run("--layer", "Tanh,Dense", "--tol", "0.5", "--max-memory", "150M", "-rs")
     res.assert_outcomes(passed=1, skipped=1)
-    res.stdout.fnmatch_lines(["*SKIPPED*Tanh-tol0.5: needs ~* MiB (predicted peak RSS at logrows *), 150.0 MiB available*"])
+    res.stdout.fnmatch_lines(
+        ["*SKIPPED*Tanh-tol0.5: needs ~* MiB (predicted peak RSS at logrows *), 150.0 MiB available*"]
+    )
     dense = json.loads((run.results / "core_layers" / "Dense_tol0.5.json").read_text())
     assert dense["prediction"]["peak_rss_bytes"] < 150 * 2**20 < dense["stages"]["prove"]["peak_rss_bytes"] * 10
     tanh = json.loads((run.results / "core_layers" / "Tanh_tol0.5.json").read_text())
     assert tanh["status"] == "skipped" and tanh["prediction"]["peak_rss_bytes"] > 150 * 2**20
-    assert "setup" not in tanh["stages"] and "prove" not in tanh["stages"]   # nothing expensive ran
+    assert "setup" not in tanh["stages"] and "prove" not in tanh["stages"]  # nothing expensive ran
 
 
 def test_longest_experiments_are_collected_first(pytester, tmp_path):
@@ -133,8 +158,14 @@ def test_longest_experiments_are_collected_first(pytester, tmp_path):
 def count_rows(lines) -> dict[str, list[str]]:
     """The summary's count check: group -> [expected, done, failed, skipped, pending]."""
     groups = ("core_layers", "scaling_study", "composite", "custom")
-    return {line.split()[0]: line.split()[1:] for line in lines if line.split()[:1] and line.split()[0] in groups
-            and len(line.split()) == 6 and all(x.isdigit() for x in line.split()[1:])}
+    return {
+        line.split()[0]: line.split()[1:]
+        for line in lines
+        if line.split()[:1]
+        and line.split()[0] in groups
+        and len(line.split()) == 6
+        and all(x.isdigit() for x in line.split()[1:])
+    }
 
 
 def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tmp_path, make_result):
@@ -143,19 +174,34 @@ def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tm
     from zkbench.engine.experiment import RunConfig
     from zkbench.engine.results import write_result
     from zkbench.tools.status import collect
+
     results, cfg = tmp_path / "results", RunConfig(profile="paper", threads=1, cache_dir=tmp_path / "cache")
     for name in ("ReLU", "Tanh"):
         for tol in (0.5, 2.0):
             write_result(make_result(get(name), tol, cfg), results)
-    res = pytester.runpytest(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results), "--cache-dir",
-                             str(cfg.cache_dir), "--threads", "1", "--profile", "paper", "--layer", "ReLU,Tanh")
-    res.assert_outcomes(passed=4)    # all four resumed: nothing ran
+    res = pytester.runpytest(
+        BENCH,
+        "-p",
+        "no:cacheprovider",
+        "--results-dir",
+        str(results),
+        "--cache-dir",
+        str(cfg.cache_dir),
+        "--threads",
+        "1",
+        "--profile",
+        "paper",
+        "--layer",
+        "ReLU,Tanh",
+    )
+    res.assert_outcomes(passed=4)  # all four resumed: nothing ran
     assert count_rows(res.outlines) == {"core_layers": ["4", "4", "0", "0", "0"]}, res.outlines
     selection = json.loads((results / ".status" / "selection.json").read_text())
     assert selection["profile"] == "paper"
     assert sorted(e["id"] for e in selection["experiments"]) == ["ReLU-tol0.5", "ReLU-tol2", "Tanh-tol0.5", "Tanh-tol2"]
-    assert collect(results)["groups"] == {"core_layers": {"expected": 4, "done": 4, "running": 0, "failed": 0,
-                                                          "skipped": 0, "pending": 0}}
+    assert collect(results)["groups"] == {
+        "core_layers": {"expected": 4, "done": 4, "running": 0, "failed": 0, "skipped": 0, "pending": 0}
+    }
 
 
 def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_result):
@@ -164,36 +210,61 @@ def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_re
     from zkbench.engine.experiment import RunConfig
     from zkbench.engine.results import write_result
     from zkbench.tools.status import collect
+
     models = ROOT / "tests" / "data" / "models"
     specs = discover(models)
     results, cfg = tmp_path / "results", RunConfig(threads=1, cache_dir=tmp_path / "cache")
     for spec in specs:
         for tol in (0.5, 2.0):
             write_result(make_result(spec, tol, cfg), results)
-    res = pytester.runpytest(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results), "--cache-dir",
-                             str(cfg.cache_dir), "--threads", "1", "--models-dir", str(models), "-m", "custom")
+    res = pytester.runpytest(
+        BENCH,
+        "-p",
+        "no:cacheprovider",
+        "--results-dir",
+        str(results),
+        "--cache-dir",
+        str(cfg.cache_dir),
+        "--threads",
+        "1",
+        "--models-dir",
+        str(models),
+        "-m",
+        "custom",
+    )
     n = 2 * len(specs)
     res.assert_outcomes(passed=n)
     assert count_rows(res.outlines) == {"custom": [str(n), str(n), "0", "0", "0"]}, res.outlines
     assert list(collect(results)["groups"]) == ["custom"]
 
 
-def test_xdist_controller_resumes_with_the_workers_identity_and_writes_their_selection(pytester, tmp_path,
-                                                                                      make_result):
+def test_xdist_controller_resumes_with_the_workers_identity_and_writes_their_selection(pytester, tmp_path, make_result):
     from zkbench.layers import get
 
     from zkbench.engine.experiment import RunConfig
     from zkbench.engine.results import write_result
+
     # no --threads: each of the 2 workers proves with cores / 2 threads, which the controller must know
     threads = max(1, (os.cpu_count() or 1) // 2)
     results, cfg = tmp_path / "results", RunConfig(threads=threads, cache_dir=tmp_path / "cache")
     for name in ("ReLU", "Tanh"):
         for tol in (0.5, 2.0):
             write_result(make_result(get(name), tol, cfg), results)
-    res = pytester.runpytest_subprocess(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results),
-                                        "--cache-dir", str(cfg.cache_dir), "--layer", "ReLU,Tanh", "-n", "2")
+    res = pytester.runpytest_subprocess(
+        BENCH,
+        "-p",
+        "no:cacheprovider",
+        "--results-dir",
+        str(results),
+        "--cache-dir",
+        str(cfg.cache_dir),
+        "--layer",
+        "ReLU,Tanh",
+        "-n",
+        "2",
+    )
     res.assert_outcomes(passed=4)
-    assert sum("done*" in line for line in res.outlines) == 4, res.outlines   # resumed, not run again
+    assert sum("done*" in line for line in res.outlines) == 4, res.outlines  # resumed, not run again
     assert count_rows(res.outlines) == {"core_layers": ["4", "4", "0", "0", "0"]}, res.outlines
     selection = json.loads((results / ".status" / "selection.json").read_text())
     assert len(selection["experiments"]) == 4
