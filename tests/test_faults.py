@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from zkbench.engine import RunConfig, run_experiment
 from zkbench.engine.cache import ArtifactCache
-from zkbench.engine.experiment import RunConfig, run_experiment
 
 pytestmark = pytest.mark.integration   # real pytest/xdist runs in subprocesses
 

@@ -5,14 +5,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from zkbench.fixtures.options import OPTIONS
-from zkbench.fixtures.resume import done_results, resumable
-from zkbench.layers import Shape, get
-from zkbench.layers.custom import discover
 
 import zkbench.cli as cli
 import zkbench.resources.environment as environment
-from zkbench.engine.experiment import RunConfig, run_identity
+from zkbench.engine import RunConfig, run_identity
 from zkbench.engine.results import (
     count_by_group,
     experiment_states,
@@ -23,6 +19,10 @@ from zkbench.engine.results import (
     selection_entry,
     write_result,
 )
+from zkbench.fixtures.options import OPTIONS
+from zkbench.fixtures.resume import done_results, resumable
+from zkbench.layers import Shape, get
+from zkbench.layers.custom import discover
 from zkbench.resources.gpu import GpuAssignment
 
 RELU = get("ReLU")

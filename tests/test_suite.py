@@ -169,10 +169,9 @@ def count_rows(lines) -> dict[str, list[str]]:
 
 
 def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tmp_path, make_result):
-    from zkbench.layers import get
-
-    from zkbench.engine.experiment import RunConfig
+    from zkbench.engine import RunConfig
     from zkbench.engine.results import write_result
+    from zkbench.layers import get
     from zkbench.tools.status import collect
 
     results, cfg = tmp_path / "results", RunConfig(profile="paper", threads=1, cache_dir=tmp_path / "cache")
@@ -205,10 +204,9 @@ def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tm
 
 
 def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_result):
-    from zkbench.layers.custom import discover
-
-    from zkbench.engine.experiment import RunConfig
+    from zkbench.engine import RunConfig
     from zkbench.engine.results import write_result
+    from zkbench.layers.custom import discover
     from zkbench.tools.status import collect
 
     models = ROOT / "tests" / "data" / "models"
@@ -239,10 +237,9 @@ def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_re
 
 
 def test_xdist_controller_resumes_with_the_workers_identity_and_writes_their_selection(pytester, tmp_path, make_result):
-    from zkbench.layers import get
-
-    from zkbench.engine.experiment import RunConfig
+    from zkbench.engine import RunConfig
     from zkbench.engine.results import write_result
+    from zkbench.layers import get
 
     # no --threads: each of the 2 workers proves with cores / 2 threads, which the controller must know
     threads = max(1, (os.cpu_count() or 1) // 2)

@@ -53,7 +53,7 @@ def run_identity(spec, config: RunConfig) -> dict:
     """What makes two runs of one experiment the same measurement: profile, prove/verify rounds,
     prover threads, calibration and held-out sample counts, the search grid and margin, the ezkl
     build and the workload. A stored result is resumed only when its identity equals the run's
-    (zkbench.fixtures.plugin.resumable). JSON-shaped, so a stored copy compares equal."""
+    (zkbench.fixtures.resume.resumable). JSON-shaped, so a stored copy compares equal."""
     profile = spec.result_profile(config.profile)
     return {"profile": profile, "rounds": config.rounds, "threads": config.threads,
             "n_calibration": config.n_calibration, "n_heldout": config.n_heldout,
