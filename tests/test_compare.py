@@ -1,7 +1,7 @@
 """zkbench.tools.compare on stored real results: injected regressions must fail, identical runs and noise
 must pass, bad input must exit 2 with one line.
 
-tests/data/bench_smoke.json is the benchmark JSON the suite writes (fixtures/plugin.py) for the
+tests/data/bench_smoke.json is the benchmark JSON the suite writes (fixtures/benchmark_json.py) for the
 results in tests/data/results_smoke; a test checks that it still is. Regenerate it with
     python -m tests.test_compare
 """
@@ -15,10 +15,11 @@ from types import SimpleNamespace
 import pytest
 import pytest_benchmark
 from pytest_benchmark.stats import Metadata, Stats
-from zkbench.fixtures.plugin import benchmark_extra_info
 
 from zkbench.engine.results import read_result
-from zkbench.tools.compare import compare, load_results_dir, main
+from zkbench.fixtures.benchmark_json import benchmark_extra_info
+from zkbench.tools.compare import compare, main
+from zkbench.tools.load import load_results_dir
 
 DATA = Path(__file__).parent / "data"
 RESULTS = DATA / "results_smoke"
@@ -36,7 +37,7 @@ def write(path: Path, doc) -> Path:
 
 
 def bench_doc(results: list[dict]) -> dict:
-    """The benchmark JSON of these results, built as fixtures/plugin.py (Controller.add_benchmarks)
+    """The benchmark JSON of these results, built as fixtures/benchmark_json.py (add_benchmarks)
     and pytest-benchmark (pytest_benchmark_generate_json) build it during a run."""
     benchmarks = []
     for r in results:
@@ -208,6 +209,34 @@ def test_peak_rss_growth_is_flagged_per_stage(tmp_path, bench):
     entry, = entries(bench, "Dense-tol0.5", "prove")
     entry["extra_info"]["peak_rss_bytes"] = int(entry["extra_info"]["peak_rss_bytes"] * 1.5)
     assert flagged(compare(BENCH, write(tmp_path / "new.json", bench))) == {("Dense-tol0.5", "prove peak_rss_bytes")}
+
+
+def test_a_stage_peak_threshold_applies_to_that_stage_only(tmp_path, bench):
+    for stage in ("prove", "compile"):
+        entry, = entries(bench, "Dense-tol0.5", stage)
+        entry["extra_info"]["peak_rss_bytes"] = int(entry["extra_info"]["peak_rss_bytes"] * 1.5)
+    new = write(tmp_path / "new.json", bench)
+    assert flagged(compare(BENCH, new, peak_compile=None)) == {("Dense-tol0.5", "prove peak_rss_bytes")}
+    assert flagged(compare(BENCH, new, peak_prove=0.6)) == {("Dense-tol0.5", "compile peak_rss_bytes")}
+
+
+@pytest.mark.parametrize("field, change", [("input_scale", +1), ("param_scale", -1), ("logrows", -1),
+                                           ("num_rows", +64)])
+def test_circuit_only_flags_any_change_of_the_circuit(tmp_path, capsys, field, change):
+    new = shutil.copytree(RESULTS, tmp_path / "results")
+    path = new / "core_layers" / "Tanh_tol0.5.json"
+    doc = json.loads(path.read_text())
+    doc["circuit"][field] += change
+    doc["stages"]["prove"]["seconds"] = [s * 3 for s in doc["stages"]["prove"]["seconds"]]   # not compared
+    write(path, doc)
+    assert flagged(compare(RESULTS, new, circuit_only=True)) == {("Tanh-tol0.5", field)}
+    rc, out, _ = cli(capsys, RESULTS, new, "--circuit-only")
+    assert rc == 1 and f"| Tanh-tol0.5 | {field} |" in out and "CHANGED" in out and "prove time" not in out
+
+
+def test_circuit_only_passes_identical_circuits(capsys):
+    rc, out, _ = cli(capsys, RESULTS, RESULTS, "--circuit-only", "--all")
+    assert rc == 0 and "| ReLU-tol0.5 | input_scale |" in out and "CHANGED" not in out
 
 
 def test_results_dirs_compare(tmp_path):

@@ -1,0 +1,131 @@
+"""The two inputs of a comparison, read into one shape: a Run of Experiments with per-stage Timings,
+from a pytest-benchmark JSON or a results directory; times normalized by a reference entry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from zkbench.engine.results import SCHEMA_PATH
+from zkbench.tools.load import BadInput, load_results_dir, machine_of, one_line, read_json, stats_of
+
+# Pipeline order of the stages, from the schema so that this module needs no torch import.
+STAGES: tuple[str, ...] = tuple(
+    json.loads(SCHEMA_PATH.read_text())["properties"]["stages"]["propertyNames"]["enum"])
+NUMERIC_METRICS = ("logrows", "num_rows", "pk_bytes", "vk_bytes", "proof_bytes", "tol_metric")
+# What makes the circuit the same circuit (--circuit-only): any change either way counts. The scales
+# are in result documents only, so a benchmark JSON input compares the rest.
+CIRCUIT_METRICS = ("logrows", "num_rows", "input_scale", "param_scale", "pk_bytes", "vk_bytes", "proof_bytes")
+BOOLEAN_METRICS = ("verified", "tolerance_met")
+METRICS = ("status", "tol", *NUMERIC_METRICS, *BOOLEAN_METRICS, "input_scale", "param_scale")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One stage's measured rounds (seconds, or multiples of the reference when normalized)."""
+    median: float
+    min: float
+    max: float
+    cached: bool
+    peak_rss_bytes: int | None
+
+    def scaled(self, factor: float) -> Timing:
+        return replace(self, median=self.median * factor, min=self.min * factor, max=self.max * factor)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    profile: str | None
+    metrics: dict            # METRICS; None where not measured (e.g. a failed experiment)
+    stages: dict             # stage -> Timing
+
+
+@dataclass(frozen=True)
+class Run:
+    source: Path
+    machine: str
+    experiments: dict        # id -> Experiment
+    time_unit: float = 1.0   # seconds per unit of its timings (the reference median once normalized)
+
+
+def result_metrics(result: dict) -> dict:
+    """The compared per-experiment metrics of a result document (None where absent)."""
+    circuit, sizes, accuracy = (result.get(k, {}) for k in ("circuit", "sizes", "accuracy"))
+    return {"status": result["status"], "tol": result["tol"],
+            "logrows": circuit.get("logrows"), "num_rows": circuit.get("num_rows"),
+            "input_scale": circuit.get("input_scale"), "param_scale": circuit.get("param_scale"),
+            **{k: sizes.get(k) for k in ("pk_bytes", "vk_bytes", "proof_bytes")},
+            "tol_metric": accuracy.get("tol_metric"), "tolerance_met": accuracy.get("tolerance_met"),
+            "verified": result["verified"]}
+
+
+def _timing(stage_record: dict) -> Timing:
+    s = stats_of(stage_record["seconds"])
+    return Timing(s.median, s.min, s.max, stage_record["cached"], stage_record["peak_rss_bytes"])
+
+
+def run_from_results(path: str | Path) -> Run:
+    results = load_results_dir(path)
+    experiments = {r["id"]: Experiment(r["id"], r["profile"], result_metrics(r),
+                                       {s: _timing(rec) for s, rec in r.get("stages", {}).items()})
+                   for r in results}
+    machines = sorted({machine_of(r["environment"]) for r in results})
+    return Run(Path(path), "; ".join(machines), experiments)
+
+
+def run_from_benchmark(path: str | Path) -> Run:
+    path = Path(path)
+    doc = read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        hint = " (it is a result document: pass its results directory)" \
+            if isinstance(doc, dict) and "schema_version" in doc else ""
+        raise BadInput(f"{path}: not a pytest-benchmark JSON: no 'benchmarks' list{hint}")
+    experiments: dict[str, Experiment] = {}
+    for i, bench in enumerate(doc["benchmarks"]):
+        info = bench.get("extra_info") if isinstance(bench, dict) else None
+        if not isinstance(info, dict) or "experiment" not in info:
+            continue   # some other benchmark sharing the file
+        try:
+            st = bench["stats"]
+            # A resumed entry repeats an earlier run's measurement: like a cached stage, not measured now.
+            timing = Timing(st["median"], st["min"], st["max"], bool(info.get("cached") or info.get("resumed")),
+                            info.get("peak_rss_bytes"))
+            exp = experiments.setdefault(info["experiment"], Experiment(
+                info["experiment"], info.get("profile"), {k: info.get(k) for k in METRICS}, {}))
+            exp.stages[info["stage"]] = timing
+        except (KeyError, TypeError) as e:
+            raise BadInput(f"{path}: benchmarks[{i}] lacks {one_line(e)} (stats or extra_info field)") from None
+    if not experiments:
+        raise BadInput(f"{path}: no EZKL experiment entries (benchmarks[].extra_info.experiment)")
+    info = doc.get("machine_info") or {}   # pytest-benchmark's, plus the suite's cpu_model and ezkl
+    environment = {"hostname": info.get("node"), "ezkl": info.get("ezkl"),
+                   "cpu_model": info.get("cpu_model") or (info.get("cpu") or {}).get("brand_raw")}
+    return Run(path, machine_of(environment), experiments)
+
+
+def load_run(path: str | Path) -> Run:
+    """A directory is a results dir, a file a pytest-benchmark JSON."""
+    path = Path(path)
+    if path.is_dir():
+        return run_from_results(path)
+    if path.is_file():
+        return run_from_benchmark(path)
+    raise BadInput(f"{path}: no such file or directory")
+
+
+def normalized(run: Run, reference: str) -> Run:
+    """Every time divided by the reference entry's median in the same run."""
+    exp_id, _, stage = reference.rpartition("::")
+    try:
+        ref = run.experiments[exp_id].stages[stage]
+    except KeyError:
+        raise BadInput(f"{run.source}: no {reference} entry to normalize by") from None
+    if ref.cached:
+        raise BadInput(f"{run.source}: {reference} is cached, not measured in this run: pick witness, prove or verify")
+    if not ref.median > 0:
+        raise BadInput(f"{run.source}: {reference} has a median of {ref.median}: cannot normalize by it")
+    experiments = {k: replace(e, stages={s: t.scaled(1 / ref.median) for s, t in e.stages.items()})
+                   for k, e in run.experiments.items()}
+    return replace(run, experiments=experiments, time_unit=run.time_unit * ref.median)
