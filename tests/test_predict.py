@@ -12,7 +12,7 @@ POINTS = DATA["points"]
 CONSTANTS = DATA["constants"]
 
 
-# Largest |error| in percent on points not fitted on (python -m zkbench.resources.predict check --cv 5 on the
+# Largest |error| in percent on points not fitted on (zkbench predict check --cv 5 on the
 # shipped points, with margin): pk is exact; peak RSS is the target of the model.
 HELD_OUT_MAX = {"pk_bytes": 1.0, "setup_peak_rss_bytes": 25.0, "prove_peak_rss_bytes": 10.0}
 
@@ -57,6 +57,7 @@ def test_the_cv_report_has_one_row_per_logrows_range(capsys):
     assert "| 0-12 |" in out and "| 15-17 |" in out and "fitted on logrows <= 15" in out
 
 
+@pytest.mark.integration   # builds and proves real circuits
 def test_measure_writes_points_that_fit_reads(tmp_path):
     """A tiny variant of `measure`: Dense built at logrows 12 instead of the 11 its search picks."""
     res, cache = tmp_path / "results", tmp_path / "cache"
@@ -204,3 +205,10 @@ def test_check_fails_when_the_constants_are_wrong(tmp_path, capsys):
     path.write_text(json.dumps(bad))
     assert P.main(["check", "--data", str(path)]) == 1
     capsys.readouterr()
+
+
+def test_constants_are_per_backend():
+    settings = POINTS[0]["settings"]
+    assert P.predict(settings, backend="ezkl-23") == P.predict(settings)
+    with pytest.raises(ValueError, match="no fitted prediction for backend 'ezkl-gpu-16': known ones are ezkl-23"):
+        P.predict(settings, backend="ezkl-gpu-16")
