@@ -1,4 +1,5 @@
 """Torch modules the registry builds: single layers and the four small CNNs."""
+
 from __future__ import annotations
 
 import torch
@@ -16,8 +17,9 @@ ACTIVATIONS = {"relu": nn.ReLU, "poly": Square}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
-def small_cnn(in_ch: int, hw: int, c1: int, c2: int, acts: tuple[str, str],
-              pool: str | None, stride: int = 1, classes: int = 10) -> nn.Sequential:
+def small_cnn(
+    in_ch: int, hw: int, c1: int, c2: int, acts: tuple[str, str], pool: str | None, stride: int = 1, classes: int = 10
+) -> nn.Sequential:
     """Conv-act-[pool]-Conv-act-[pool]-Flatten-Linear, as in experiments.md.
 
     With pool=None the convolutions use `stride` instead (CNN_Strided)."""

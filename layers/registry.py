@@ -3,6 +3,7 @@
 Each entry names the layer, its group, its tags and, per size profile, the input shape and
 the constructor arguments. Adding a layer is adding one `LayerSpec` to `SPECS`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from torch import nn
+
 from zkbench.layers.modules import Square, small_cnn
 
 GROUPS = ("core_layers", "scaling_study", "composite")
@@ -24,6 +26,7 @@ TOLERANCES = (0.5, 2.0)
 @dataclass(frozen=True)
 class Shape:
     """One size profile of a spec: the NCHW (or NC) input shape and the builder's kwargs."""
+
     input_shape: tuple[int, ...]
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -39,17 +42,17 @@ class Spec(Protocol):
     workload_version: int
 
     @property
-    def onnx_path(self) -> Path | None: ...          # a ready ONNX file, or None: export from torch
+    def onnx_path(self) -> Path | None: ...  # a ready ONNX file, or None: export from torch
 
     @property
-    def marker(self) -> str: ...                     # the pytest marker of its group
+    def marker(self) -> str: ...  # the pytest marker of its group
 
     @property
-    def classifier(self) -> bool: ...                # outputs are class logits: top-1 agreement is reported
+    def classifier(self) -> bool: ...  # outputs are class logits: top-1 agreement is reported
 
     def shape(self, profile: str) -> Shape: ...
 
-    def result_profile(self, profile: str) -> str: ...   # the profile its results record
+    def result_profile(self, profile: str) -> str: ...  # the profile its results record
 
     def fingerprint(self, profile: str) -> str: ...
 
@@ -81,7 +84,7 @@ class LayerSpec:
 
     @property
     def onnx_path(self) -> None:
-        return None   # built in torch and exported
+        return None  # built in torch and exported
 
     @property
     def classifier(self) -> bool:
@@ -93,9 +96,15 @@ class LayerSpec:
     def fingerprint(self, profile: str) -> str:
         """Hash of everything that defines this workload at this profile."""
         s = self.shape(profile)
-        doc = {"name": self.name, "group": self.group, "profile": profile,
-               "input_shape": list(s.input_shape), "params": s.params, "inputs": self.inputs,
-               "workload_version": self.workload_version}
+        doc = {
+            "name": self.name,
+            "group": self.group,
+            "profile": profile,
+            "input_shape": list(s.input_shape),
+            "params": s.params,
+            "inputs": self.inputs,
+            "workload_version": self.workload_version,
+        }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -106,6 +115,7 @@ def _conv(cin, cout, stride=1, groups=1):
 def _cnn(acts, pool, stride=1):
     def build(in_ch=3, hw=32, c1=32, c2=64):
         return small_cnn(in_ch, hw, c1, c2, acts, pool, stride)
+
     return build
 
 
@@ -119,46 +129,103 @@ SPECS: tuple[LayerSpec, ...] = (
     LayerSpec("SiLU", "core_layers", nn.SiLU, Shape((1, 8, 8)), Shape((1, 64, 64))),
     LayerSpec("Tanh", "core_layers", nn.Tanh, Shape((1, 8, 8)), Shape((1, 64, 64))),
     LayerSpec("Poly", "core_layers", Square, Shape((1, 8, 8)), Shape((1, 64, 64))),
-    LayerSpec("MaxPool2d_k2", "core_layers", nn.MaxPool2d,
-              Shape((1, 4, 8, 8), {"kernel_size": 2}), Shape((1, 32, 64, 64), {"kernel_size": 2})),
-    LayerSpec("AvgPool2d_k2", "core_layers", nn.AvgPool2d,
-              Shape((1, 4, 8, 8), {"kernel_size": 2}), Shape((1, 32, 64, 64), {"kernel_size": 2})),
-    LayerSpec("BatchNorm2d", "core_layers", nn.BatchNorm2d,
-              Shape((1, 4, 8, 8), {"num_features": 4}), Shape((1, 32, 64, 64), {"num_features": 32})),
-    LayerSpec("LayerNorm", "core_layers", nn.LayerNorm,
-              Shape((1, 4, 4, 4), {"normalized_shape": [4, 4, 4]}),
-              Shape((1, 32, 64, 64), {"normalized_shape": [32, 64, 64]})),
-    LayerSpec("Dense", "core_layers", nn.Linear,
-              Shape((1, 64), {"in_features": 64, "out_features": 32}),
-              Shape((1, 256), {"in_features": 256, "out_features": 128})),
-    LayerSpec("Conv2d_k3_s1", "core_layers", _conv,
-              Shape((1, 4, 6, 6), {"cin": 4, "cout": 4}), Shape((1, 32, 64, 64), {"cin": 32, "cout": 64}),
-              tags=HEAVY),
-    LayerSpec("Conv2d_k3_s2", "core_layers", _conv,
-              Shape((1, 4, 6, 6), {"cin": 4, "cout": 4, "stride": 2}),
-              Shape((1, 32, 64, 64), {"cin": 32, "cout": 64, "stride": 2}), tags=HEAVY),
-    LayerSpec("DepthwiseConv2d", "core_layers", _conv,
-              Shape((1, 4, 6, 6), {"cin": 4, "cout": 4, "groups": 4}),
-              Shape((1, 32, 64, 64), {"cin": 32, "cout": 32, "groups": 32}), tags=HEAVY),
+    LayerSpec(
+        "MaxPool2d_k2",
+        "core_layers",
+        nn.MaxPool2d,
+        Shape((1, 4, 8, 8), {"kernel_size": 2}),
+        Shape((1, 32, 64, 64), {"kernel_size": 2}),
+    ),
+    LayerSpec(
+        "AvgPool2d_k2",
+        "core_layers",
+        nn.AvgPool2d,
+        Shape((1, 4, 8, 8), {"kernel_size": 2}),
+        Shape((1, 32, 64, 64), {"kernel_size": 2}),
+    ),
+    LayerSpec(
+        "BatchNorm2d",
+        "core_layers",
+        nn.BatchNorm2d,
+        Shape((1, 4, 8, 8), {"num_features": 4}),
+        Shape((1, 32, 64, 64), {"num_features": 32}),
+    ),
+    LayerSpec(
+        "LayerNorm",
+        "core_layers",
+        nn.LayerNorm,
+        Shape((1, 4, 4, 4), {"normalized_shape": [4, 4, 4]}),
+        Shape((1, 32, 64, 64), {"normalized_shape": [32, 64, 64]}),
+    ),
+    LayerSpec(
+        "Dense",
+        "core_layers",
+        nn.Linear,
+        Shape((1, 64), {"in_features": 64, "out_features": 32}),
+        Shape((1, 256), {"in_features": 256, "out_features": 128}),
+    ),
+    LayerSpec(
+        "Conv2d_k3_s1",
+        "core_layers",
+        _conv,
+        Shape((1, 4, 6, 6), {"cin": 4, "cout": 4}),
+        Shape((1, 32, 64, 64), {"cin": 32, "cout": 64}),
+        tags=HEAVY,
+    ),
+    LayerSpec(
+        "Conv2d_k3_s2",
+        "core_layers",
+        _conv,
+        Shape((1, 4, 6, 6), {"cin": 4, "cout": 4, "stride": 2}),
+        Shape((1, 32, 64, 64), {"cin": 32, "cout": 64, "stride": 2}),
+        tags=HEAVY,
+    ),
+    LayerSpec(
+        "DepthwiseConv2d",
+        "core_layers",
+        _conv,
+        Shape((1, 4, 6, 6), {"cin": 4, "cout": 4, "groups": 4}),
+        Shape((1, 32, 64, 64), {"cin": 32, "cout": 32, "groups": 32}),
+        tags=HEAVY,
+    ),
     # --- scaling study -----------------------------------------------------------------------
-    LayerSpec("Dense_Scaling_Small", "scaling_study", nn.Linear,
-              Shape((1, 32), {"in_features": 32, "out_features": 16}),
-              Shape((1, 128), {"in_features": 128, "out_features": 64})),
-    LayerSpec("Dense_Scaling_Large", "scaling_study", nn.Linear,
-              Shape((1, 128), {"in_features": 128, "out_features": 64}),
-              Shape((1, 1024), {"in_features": 1024, "out_features": 512})),
-    LayerSpec("Conv2d_Scaling_Small", "scaling_study", _conv,
-              Shape((1, 2, 4, 4), {"cin": 2, "cout": 4}), Shape((1, 16, 32, 32), {"cin": 16, "cout": 32}),
-              tags=HEAVY),
-    LayerSpec("Conv2d_Scaling_Large", "scaling_study", _conv,
-              Shape((1, 4, 6, 6), {"cin": 4, "cout": 8}),
-              Shape((1, 64, 128, 128), {"cin": 64, "cout": 128}), tags=HEAVY),
+    LayerSpec(
+        "Dense_Scaling_Small",
+        "scaling_study",
+        nn.Linear,
+        Shape((1, 32), {"in_features": 32, "out_features": 16}),
+        Shape((1, 128), {"in_features": 128, "out_features": 64}),
+    ),
+    LayerSpec(
+        "Dense_Scaling_Large",
+        "scaling_study",
+        nn.Linear,
+        Shape((1, 128), {"in_features": 128, "out_features": 64}),
+        Shape((1, 1024), {"in_features": 1024, "out_features": 512}),
+    ),
+    LayerSpec(
+        "Conv2d_Scaling_Small",
+        "scaling_study",
+        _conv,
+        Shape((1, 2, 4, 4), {"cin": 2, "cout": 4}),
+        Shape((1, 16, 32, 32), {"cin": 16, "cout": 32}),
+        tags=HEAVY,
+    ),
+    LayerSpec(
+        "Conv2d_Scaling_Large",
+        "scaling_study",
+        _conv,
+        Shape((1, 4, 6, 6), {"cin": 4, "cout": 8}),
+        Shape((1, 64, 128, 128), {"cin": 64, "cout": 128}),
+        tags=HEAVY,
+    ),
     # --- composite CNNs (trained; inputs are held-out images) ---------------------------------
     LayerSpec("CNN_ReLU", "composite", _cnn(("relu", "relu"), "max"), CNN_SMOKE, CNN_PAPER, inputs="images"),
     LayerSpec("CNN_Poly", "composite", _cnn(("poly", "poly"), "avg"), CNN_SMOKE, CNN_PAPER, inputs="images"),
     LayerSpec("CNN_Mixed", "composite", _cnn(("poly", "relu"), "avg"), CNN_SMOKE, CNN_PAPER, inputs="images"),
-    LayerSpec("CNN_Strided", "composite", _cnn(("relu", "relu"), None, stride=2), CNN_SMOKE, CNN_PAPER,
-              inputs="images"),
+    LayerSpec(
+        "CNN_Strided", "composite", _cnn(("relu", "relu"), None, stride=2), CNN_SMOKE, CNN_PAPER, inputs="images"
+    ),
 )
 
 REGISTRY: dict[str, LayerSpec] = {s.name: s for s in SPECS}

@@ -5,6 +5,7 @@ trained deterministically on a real image data set (scikit-learn's bundled digit
 when the user points ZKBENCH_CIFAR10 at a local copy in torchvision's layout); their inputs are
 held-out images. Trained weights are cached on disk.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
 from zkbench.layers.registry import LayerSpec
 
 SEED = 1234
@@ -25,8 +27,8 @@ TRAIN_EPOCHS = 30
 @dataclass
 class Workload:
     module: nn.Module
-    calibration: list[torch.Tensor]   # inputs the tolerance search may look at
-    heldout: list[torch.Tensor]       # inputs used only to measure the chosen circuit
+    calibration: list[torch.Tensor]  # inputs the tolerance search may look at
+    heldout: list[torch.Tensor]  # inputs used only to measure the chosen circuit
     meta: dict = field(default_factory=dict)
 
 
@@ -50,10 +52,12 @@ def load_images(hw: int, in_ch: int) -> tuple[str, np.ndarray, np.ndarray, np.nd
     else:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
+
         d = load_digits()
-        x = (d.images.astype(np.float32) / 16.0 - 0.5) / 0.5            # 8x8 in [-1, 1]
-        xtr, xte, ytr, yte = train_test_split(x[:, None], d.target, test_size=0.25,
-                                              random_state=SEED, stratify=d.target)
+        x = (d.images.astype(np.float32) / 16.0 - 0.5) / 0.5  # 8x8 in [-1, 1]
+        xtr, xte, ytr, yte = train_test_split(
+            x[:, None], d.target, test_size=0.25, random_state=SEED, stratify=d.target
+        )
         name = "sklearn-digits"
 
     def fit(a: np.ndarray) -> np.ndarray:
@@ -63,6 +67,7 @@ def load_images(hw: int, in_ch: int) -> tuple[str, np.ndarray, np.ndarray, np.nd
         if t.shape[1] != in_ch:
             t = t.mean(1, keepdim=True).repeat(1, in_ch, 1, 1)
         return t.numpy()
+
     return name, fit(xtr), np.asarray(ytr), fit(xte), np.asarray(yte)
 
 
@@ -70,8 +75,10 @@ def _load_cifar10(root: Path):
     """CIFAR-10 from torchvision's on-disk layout (cifar-10-batches-py), no download."""
     base = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
     if not (base / "test_batch").is_file():
-        raise FileNotFoundError(f"ZKBENCH_CIFAR10={root} has no cifar-10-batches-py/test_batch: "
-                                "point it at torchvision's CIFAR10 root folder")
+        raise FileNotFoundError(
+            f"ZKBENCH_CIFAR10={root} has no cifar-10-batches-py/test_batch: "
+            "point it at torchvision's CIFAR10 root folder"
+        )
 
     def read(files):
         xs, ys = [], []
@@ -81,6 +88,7 @@ def _load_cifar10(root: Path):
             xs.append(np.asarray(d["data"], dtype=np.float32).reshape(-1, 3, 32, 32))
             ys.extend(d["labels"])
         return (np.concatenate(xs) / 255.0 - 0.5) / 0.5, np.asarray(ys)
+
     xtr, ytr = read([f"data_batch_{i}" for i in range(1, 6)])
     xte, yte = read(["test_batch"])
     return xtr, ytr, xte, yte
@@ -94,7 +102,7 @@ def _train(module: nn.Module, x: np.ndarray, y: np.ndarray) -> None:
     for _ in range(TRAIN_EPOCHS):
         perm = torch.randperm(len(xt), generator=gen)
         for i in range(0, len(xt), 64):
-            idx = perm[i:i + 64]
+            idx = perm[i : i + 64]
             opt.zero_grad()
             F.cross_entropy(module(xt[idx]), yt[idx]).backward()
             opt.step()
@@ -106,8 +114,9 @@ def _accuracy(module: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
         return float((module(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
 
 
-def build_workload(spec: LayerSpec, profile: str, model_cache: Path | None,
-                   n_calibration: int = 4, n_heldout: int = 4) -> Workload:
+def build_workload(
+    spec: LayerSpec, profile: str, model_cache: Path | None, n_calibration: int = 4, n_heldout: int = 4
+) -> Workload:
     """The module with its weights and inputs. Deterministic for a given spec and profile."""
     shape = spec.shape(profile)
     torch.manual_seed(SEED)
@@ -120,20 +129,28 @@ def build_workload(spec: LayerSpec, profile: str, model_cache: Path | None,
 
     p = shape.params
     dataset, xtr, ytr, xte, yte = load_images(p["hw"], p["in_ch"])
-    weights = model_cache / f"{spec.name}-{spec.fingerprint(profile)}-{dataset}-{torch.__version__}.pt" \
-        if model_cache else None
+    weights = (
+        model_cache / f"{spec.name}-{spec.fingerprint(profile)}-{dataset}-{torch.__version__}.pt"
+        if model_cache
+        else None
+    )
     if weights and weights.is_file():
         module.load_state_dict(torch.load(weights, weights_only=True))
     else:
         _train(module, xtr, ytr)
         if weights:
             from zkbench.engine.cache import atomic_write  # local import: layers stays usable alone
+
             weights.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(weights, lambda f: torch.save(module.state_dict(), f))
     module.eval()
     # Calibration images come from the training split, held-out ones from the test split.
-    cal = [torch.from_numpy(xtr[i:i + 1]) for i in range(n_calibration)]
-    held = [torch.from_numpy(xte[i:i + 1]) for i in range(n_heldout)]
-    meta = {"inputs": f"{dataset} images", "dataset": dataset,
-            "float_test_accuracy": round(_accuracy(module, xte, yte), 4), "test_samples": int(len(yte))}
+    cal = [torch.from_numpy(xtr[i : i + 1]) for i in range(n_calibration)]
+    held = [torch.from_numpy(xte[i : i + 1]) for i in range(n_heldout)]
+    meta = {
+        "inputs": f"{dataset} images",
+        "dataset": dataset,
+        "float_test_accuracy": round(_accuracy(module, xte, yte), 4),
+        "test_samples": int(len(yte)),
+    }
     return Workload(module, cal, held, meta)

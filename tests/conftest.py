@@ -1,4 +1,5 @@
 """Helpers shared by the suite's own tests."""
+
 import json
 from pathlib import Path
 
@@ -16,13 +17,25 @@ def ok_result(spec, tol, cfg, **changes) -> dict:
     a stored smoke run's. `changes` replace top-level fields; accuracy= is merged."""
     stored = json.loads(STORED.read_text())
     r = base_result(spec, tol, cfg)
-    r.update(status="ok", verified=True, stages={**stored["stages"], "search": stored["stages"]["settings"]},
-             circuit=stored["circuit"], sizes=stored["sizes"], accuracy={**stored["accuracy"], "tol": tol},
-             search=stored["search"], srs=stored["srs"], soundness_checked=True,
-             soundness={k: {**v, "verdict": "rejected"} for k, v in stored["soundness"].items()},
-             started_at="2024-05-01T10:00:00+00:00", finished_at="2024-05-01T10:00:30+00:00",
-             workload={**stored["workload"], "fingerprint": spec.fingerprint(r["profile"]),
-                       "workload_version": spec.workload_version})
+    r.update(
+        status="ok",
+        verified=True,
+        stages={**stored["stages"], "search": stored["stages"]["settings"]},
+        circuit=stored["circuit"],
+        sizes=stored["sizes"],
+        accuracy={**stored["accuracy"], "tol": tol},
+        search=stored["search"],
+        srs=stored["srs"],
+        soundness_checked=True,
+        soundness={k: {**v, "verdict": "rejected"} for k, v in stored["soundness"].items()},
+        started_at="2024-05-01T10:00:00+00:00",
+        finished_at="2024-05-01T10:00:30+00:00",
+        workload={
+            **stored["workload"],
+            "fingerprint": spec.fingerprint(r["profile"]),
+            "workload_version": spec.workload_version,
+        },
+    )
     r["accuracy"].update(changes.pop("accuracy", {}))
     r.update(changes)
     validate(r)
@@ -35,8 +48,14 @@ def tolerance_missed(spec, tol, cfg, status="ok") -> dict:
     miss = {"tol_metric": 3 * tol, "tolerance_met": False}
     if status == "ok":
         return ok_result(spec, tol, cfg, accuracy=miss)
-    return ok_result(spec, tol, cfg, accuracy=miss, status="failed",
-                     failure={"stage": "accuracy", "kind": "tolerance_not_met", "cause": "above tol"})
+    return ok_result(
+        spec,
+        tol,
+        cfg,
+        accuracy=miss,
+        status="failed",
+        failure={"stage": "accuracy", "kind": "tolerance_not_met", "cause": "above tol"},
+    )
 
 
 @pytest.fixture

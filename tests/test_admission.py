@@ -2,6 +2,7 @@
 
 Every test uses its own tmp_path ledger, never the machine-wide default directory.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from zkbench.resources.admission import DoesNotFit, MemoryBudget, default_budget
 from zkbench.units import human_bytes, parse_memory
 
 REPO = Path(__file__).resolve().parents[1]
-GiB = 1024 ** 3
+GiB = 1024**3
 DEADLINE_S = 5.0
 
 # A separate process that reserves, reports on stdout, and holds until told on stdin.
@@ -40,10 +41,13 @@ with MemoryBudget(total, directory).reserve(n_bytes, label, poll_s=0.02) as r:
 class Holder:
     def __init__(self, budget: MemoryBudget, n_bytes: int, label: str):
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, str(budget.total_bytes), str(budget.directory),
-             str(n_bytes), label],
-            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
+            [sys.executable, "-c", HOLDER, str(budget.total_bytes), str(budget.directory), str(n_bytes), label],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
 
     def next_event(self) -> dict:
         return json.loads(self.proc.stdout.readline())
@@ -81,6 +85,7 @@ def labels(budget: MemoryBudget, key: str) -> list[str]:
 
 
 # --- between processes ---------------------------------------------------------------------
+
 
 def test_second_process_waits_until_first_releases(tmp_path, holders):
     budget = MemoryBudget(100, tmp_path)
@@ -120,13 +125,13 @@ def test_sigkilled_holders_reservation_is_reclaimed(tmp_path, holders):
 def test_entry_of_a_reused_pid_is_reclaimed(tmp_path):
     budget = MemoryBudget(100, tmp_path)
     init = psutil.Process(1)  # alive, but started long before this fake entry's process
-    stale = {"id": "x", "pid": 1, "pid_started": init.create_time() - 3600, "bytes": 100,
-             "label": "stale", "time": 0}
+    stale = {"id": "x", "pid": 1, "pid_started": init.create_time() - 3600, "bytes": 100, "label": "stale", "time": 0}
     (tmp_path / "ledger.json").write_text(json.dumps({"held": [stale], "waiting": [stale]}))
     assert budget.snapshot() == {"held": [], "waiting": []}
 
 
 # --- within one process --------------------------------------------------------------------
+
 
 def test_reservations_that_fit_together_do_not_wait(tmp_path):
     budget = MemoryBudget(100, tmp_path)
@@ -171,10 +176,13 @@ def test_timeout_names_the_holders_and_leaves_no_trace(tmp_path):
         assert labels(budget, "waiting") == []
 
 
-@pytest.mark.parametrize("total, n_bytes, message", [
-    (24 * GiB, 61 * GiB, "prove big needs ~61.0 GiB, budget 24.0 GiB"),
-    (100, 101, "prove big needs ~101 B, budget 100 B"),
-])
+@pytest.mark.parametrize(
+    "total, n_bytes, message",
+    [
+        (24 * GiB, 61 * GiB, "prove big needs ~61.0 GiB, budget 24.0 GiB"),
+        (100, 101, "prove big needs ~101 B, budget 100 B"),
+    ],
+)
 def test_request_over_the_whole_budget_fails_at_once(tmp_path, total, n_bytes, message):
     budget = MemoryBudget(total, tmp_path)
     with pytest.raises(DoesNotFit) as excinfo:
@@ -194,27 +202,45 @@ def test_directory_from_argument_then_environment(tmp_path, monkeypatch):
 
 # --- sizes ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("24G", 24 * GiB), ("24g", 24 * GiB), ("24GB", 24 * GiB), ("24GiB", 24 * GiB),
-    ("512M", 512 * 1024 ** 2), ("1.5GiB", 3 * GiB // 2), (" 2 T ", 2 * 1024 ** 4),
-    ("1000000", 1_000_000), ("64k", 65536), ("100B", 100), (".5K", 512),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("24G", 24 * GiB),
+        ("24g", 24 * GiB),
+        ("24GB", 24 * GiB),
+        ("24GiB", 24 * GiB),
+        ("512M", 512 * 1024**2),
+        ("1.5GiB", 3 * GiB // 2),
+        (" 2 T ", 2 * 1024**4),
+        ("1000000", 1_000_000),
+        ("64k", 65536),
+        ("100B", 100),
+        (".5K", 512),
+    ],
+)
 def test_parse_memory_accepts(text, expected):
     assert parse_memory(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "G", "abc", "-1G", "24X", "24 GB GB", "1e9", "0", "0.0M",
-                                  "1,5G", "inf"])
+@pytest.mark.parametrize("text", ["", "G", "abc", "-1G", "24X", "24 GB GB", "1e9", "0", "0.0M", "1,5G", "inf"])
 def test_parse_memory_rejects_with_one_line(text):
     with pytest.raises(ValueError, match="invalid memory size") as excinfo:
         parse_memory(text)
     assert "\n" not in str(excinfo.value)
 
 
-@pytest.mark.parametrize("n, text", [
-    (0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536 * 1024 ** 2, "1.5 GiB"),
-    (61 * GiB, "61.0 GiB"), (3 * 1024 ** 5, "3072.0 TiB"),
-])
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1536 * 1024**2, "1.5 GiB"),
+        (61 * GiB, "61.0 GiB"),
+        (3 * 1024**5, "3072.0 TiB"),
+    ],
+)
 def test_human_bytes(n, text):
     assert human_bytes(n) == text
 

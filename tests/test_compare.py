@@ -5,6 +5,7 @@ tests/data/bench_smoke.json is the benchmark JSON the suite writes (fixtures/ben
 results in tests/data/results_smoke; a test checks that it still is. Regenerate it with
     python -m tests.test_compare
 """
+
 from __future__ import annotations
 
 import json
@@ -44,24 +45,40 @@ def bench_doc(results: list[dict]) -> dict:
         nodeid = f"benchmarks/test_{r['group']}.py::test_{r['group']}[{r['id']}]"
         for stage, rec in r["stages"].items():
             fixture = SimpleNamespace(
-                name=f"{r['id']}::{stage}", fullname=f"{nodeid}::{stage}", group=stage, param=r["id"],
-                params={"experiment": r["id"], "stage": stage}, extra_info=benchmark_extra_info(r, stage),
-                cprofile_stats=None, has_error=False)
+                name=f"{r['id']}::{stage}",
+                fullname=f"{nodeid}::{stage}",
+                group=stage,
+                param=r["id"],
+                params={"experiment": r["id"], "stage": stage},
+                extra_info=benchmark_extra_info(r, stage),
+                cprofile_stats=None,
+                has_error=False,
+            )
             meta = Metadata(fixture, iterations=1, options={"rounds": len(rec["seconds"]), "source": "zkbench"})
             for seconds in rec["seconds"]:
                 meta.stats.update(seconds)
             benchmarks.append(meta.as_dict(include_data=True))
     env = results[0]["environment"]
-    machine_info = {"node": env["hostname"], "cpu": {"brand_raw": env["cpu_model"]},
-                    **{k: env[k] for k in ("ezkl", "torch", "onnx", "gpus", "cpu_model", "ram_bytes")}}
-    return {"machine_info": machine_info, "commit_info": {"id": None, "project": "zkml-bench"},
-            "benchmarks": benchmarks, "datetime": max(r["finished_at"] for r in results),
-            "version": pytest_benchmark.__version__}
+    machine_info = {
+        "node": env["hostname"],
+        "cpu": {"brand_raw": env["cpu_model"]},
+        **{k: env[k] for k in ("ezkl", "torch", "onnx", "gpus", "cpu_model", "ram_bytes")},
+    }
+    return {
+        "machine_info": machine_info,
+        "commit_info": {"id": None, "project": "zkml-bench"},
+        "benchmarks": benchmarks,
+        "datetime": max(r["finished_at"] for r in results),
+        "version": pytest_benchmark.__version__,
+    }
 
 
 def entries(doc: dict, experiment: str, stage: str | None = None) -> list[dict]:
-    return [b for b in doc["benchmarks"] if b["extra_info"]["experiment"] == experiment
-            and stage in (None, b["extra_info"]["stage"])]
+    return [
+        b
+        for b in doc["benchmarks"]
+        if b["extra_info"]["experiment"] == experiment and stage in (None, b["extra_info"]["stage"])
+    ]
 
 
 def set_extra(doc: dict, experiment: str, **values) -> dict:
@@ -106,13 +123,16 @@ def cli(capsys, *args) -> tuple[int, str, str]:
 
 def test_stored_results_match_the_schema():
     invalid = sorted(p.name for p in RESULTS.glob("*/*.json") if read_result(p) is None)
-    assert not invalid, (f"stored results no longer match fixtures/result.schema.json: {invalid}; refresh "
-                         "tests/data/results_smoke from a new run (same files), then python -m tests.test_compare")
+    assert not invalid, (
+        f"stored results no longer match fixtures/result.schema.json: {invalid}; refresh "
+        "tests/data/results_smoke from a new run (same files), then python -m tests.test_compare"
+    )
 
 
 def test_stored_bench_is_built_from_stored_results():
-    assert bench_doc(load_results_dir(RESULTS)) == json.loads(BENCH.read_text()), \
+    assert bench_doc(load_results_dir(RESULTS)) == json.loads(BENCH.read_text()), (
         "tests/data/bench_smoke.json is stale: regenerate it with python -m tests.test_compare"
+    )
 
 
 @pytest.mark.parametrize("base, new", [(BENCH, BENCH), (RESULTS, RESULTS), (RESULTS, BENCH)])
@@ -139,10 +159,13 @@ def test_prove_slowdown_is_flagged(tmp_path, capsys, bench):
 
 def test_slowdown_inside_the_base_spread_is_noise(tmp_path, bench):
     base = json.loads(json.dumps(bench))
-    set_times(entries(base, "Dense-tol0.5", "prove")[0], [1.0, 1.0, 2.0])   # noisy base: median 1, max 2
+    set_times(entries(base, "Dense-tol0.5", "prove")[0], [1.0, 1.0, 2.0])  # noisy base: median 1, max 2
     set_times(entries(bench, "Dense-tol0.5", "prove")[0], [1.3, 1.3, 1.3])  # +30%, but below the base max
-    row, = [r for r in compare(write(tmp_path / "base.json", base), write(tmp_path / "new.json", bench)).rows
-            if (r.experiment, r.metric) == ("Dense-tol0.5", "prove time")]
+    (row,) = [
+        r
+        for r in compare(write(tmp_path / "base.json", base), write(tmp_path / "new.json", bench)).rows
+        if (r.experiment, r.metric) == ("Dense-tol0.5", "prove time")
+    ]
     assert row.verdict == "noise"
 
 
@@ -167,17 +190,20 @@ def test_speedup_is_reported_and_passes(tmp_path, capsys, bench):
 
 
 # Each case: what changes, as a function of the base's extra_info (tol_metric is % of output range, tol too).
-@pytest.mark.parametrize("exp_id, change, metric", [
-    ("ReLU-tol0.5", lambda e: {"logrows": e["logrows"] + 1}, "logrows"),
-    ("ReLU-tol0.5", lambda e: {"num_rows": e["num_rows"] + 1}, "num_rows"),
-    ("Tanh-tol0.5", lambda e: {"tolerance_met": False}, "tolerance_met"),
-    ("Tanh-tol0.5", lambda e: {"verified": False}, "verified"),
-    ("Dense-tol2", lambda e: {"status": "failed"}, "status"),
-    ("Dense-tol0.5", lambda e: {"proof_bytes": round(e["proof_bytes"] * 1.05)}, "proof_bytes"),
-    ("Dense-tol0.5", lambda e: {"pk_bytes": e["pk_bytes"] * 2}, "pk_bytes"),
-    # +20% of itself and +10% of the tolerance: beyond both parts of the rule.
-    ("Dense-tol0.5", lambda e: {"tol_metric": e["tol_metric"] * 1.2 + 0.1 * e["tol"]}, "tol_metric"),
-])
+@pytest.mark.parametrize(
+    "exp_id, change, metric",
+    [
+        ("ReLU-tol0.5", lambda e: {"logrows": e["logrows"] + 1}, "logrows"),
+        ("ReLU-tol0.5", lambda e: {"num_rows": e["num_rows"] + 1}, "num_rows"),
+        ("Tanh-tol0.5", lambda e: {"tolerance_met": False}, "tolerance_met"),
+        ("Tanh-tol0.5", lambda e: {"verified": False}, "verified"),
+        ("Dense-tol2", lambda e: {"status": "failed"}, "status"),
+        ("Dense-tol0.5", lambda e: {"proof_bytes": round(e["proof_bytes"] * 1.05)}, "proof_bytes"),
+        ("Dense-tol0.5", lambda e: {"pk_bytes": e["pk_bytes"] * 2}, "pk_bytes"),
+        # +20% of itself and +10% of the tolerance: beyond both parts of the rule.
+        ("Dense-tol0.5", lambda e: {"tol_metric": e["tol_metric"] * 1.2 + 0.1 * e["tol"]}, "tol_metric"),
+    ],
+)
 def test_metric_regression_is_flagged(tmp_path, capsys, bench, exp_id, change, metric):
     new = write(tmp_path / "new.json", set_extra(bench, exp_id, **change(extra(bench, exp_id))))
     assert flagged(compare(BENCH, new)) == {(exp_id, metric)}
@@ -185,12 +211,15 @@ def test_metric_regression_is_flagged(tmp_path, capsys, bench, exp_id, change, m
     assert rc == 1 and f"| {exp_id} | {metric} |" in out
 
 
-@pytest.mark.parametrize("exp_id, change, metric", [
-    ("Dense-tol0.5", lambda e: {"proof_bytes": round(e["proof_bytes"] * 1.002)}, "proof_bytes"),   # < 1%
-    ("Dense-tol0.5", lambda e: {"tol_metric": e["tol_metric"] * 1.03}, "tol_metric"),             # < 10%
-    # More than 10% of itself but less than 10% of the tolerance (holds for any error below tol).
-    ("ReLU-tol2", lambda e: {"tol_metric": e["tol_metric"] + 0.05 * (e["tol_metric"] + e["tol"])}, "tol_metric"),
-])
+@pytest.mark.parametrize(
+    "exp_id, change, metric",
+    [
+        ("Dense-tol0.5", lambda e: {"proof_bytes": round(e["proof_bytes"] * 1.002)}, "proof_bytes"),  # < 1%
+        ("Dense-tol0.5", lambda e: {"tol_metric": e["tol_metric"] * 1.03}, "tol_metric"),  # < 10%
+        # More than 10% of itself but less than 10% of the tolerance (holds for any error below tol).
+        ("ReLU-tol2", lambda e: {"tol_metric": e["tol_metric"] + 0.05 * (e["tol_metric"] + e["tol"])}, "tol_metric"),
+    ],
+)
 def test_small_metric_change_is_shown_but_passes(tmp_path, capsys, bench, exp_id, change, metric):
     new = write(tmp_path / "new.json", set_extra(bench, exp_id, **change(extra(bench, exp_id))))
     rc, out, _ = cli(capsys, BENCH, new)
@@ -199,35 +228,40 @@ def test_small_metric_change_is_shown_but_passes(tmp_path, capsys, bench, exp_id
 
 def test_error_growth_for_a_smaller_circuit_is_a_trade_off(tmp_path, capsys, bench):
     e = extra(bench, "Dense-tol0.5")
-    new = write(tmp_path / "new.json", set_extra(bench, "Dense-tol0.5", num_rows=e["num_rows"] // 2,
-                                                 tol_metric=e["tol_metric"] * 1.2 + 0.1 * e["tol"]))
+    new = write(
+        tmp_path / "new.json",
+        set_extra(
+            bench, "Dense-tol0.5", num_rows=e["num_rows"] // 2, tol_metric=e["tol_metric"] * 1.2 + 0.1 * e["tol"]
+        ),
+    )
     rc, out, _ = cli(capsys, BENCH, new)
     assert rc == 0 and "| Dense-tol0.5 | tol_metric |" in out and "| traded for a smaller circuit |" in out
 
 
 def test_peak_rss_growth_is_flagged_per_stage(tmp_path, bench):
-    entry, = entries(bench, "Dense-tol0.5", "prove")
+    (entry,) = entries(bench, "Dense-tol0.5", "prove")
     entry["extra_info"]["peak_rss_bytes"] = int(entry["extra_info"]["peak_rss_bytes"] * 1.5)
     assert flagged(compare(BENCH, write(tmp_path / "new.json", bench))) == {("Dense-tol0.5", "prove peak_rss_bytes")}
 
 
 def test_a_stage_peak_threshold_applies_to_that_stage_only(tmp_path, bench):
     for stage in ("prove", "compile"):
-        entry, = entries(bench, "Dense-tol0.5", stage)
+        (entry,) = entries(bench, "Dense-tol0.5", stage)
         entry["extra_info"]["peak_rss_bytes"] = int(entry["extra_info"]["peak_rss_bytes"] * 1.5)
     new = write(tmp_path / "new.json", bench)
     assert flagged(compare(BENCH, new, peak_compile=None)) == {("Dense-tol0.5", "prove peak_rss_bytes")}
     assert flagged(compare(BENCH, new, peak_prove=0.6)) == {("Dense-tol0.5", "compile peak_rss_bytes")}
 
 
-@pytest.mark.parametrize("field, change", [("input_scale", +1), ("param_scale", -1), ("logrows", -1),
-                                           ("num_rows", +64)])
+@pytest.mark.parametrize(
+    "field, change", [("input_scale", +1), ("param_scale", -1), ("logrows", -1), ("num_rows", +64)]
+)
 def test_circuit_only_flags_any_change_of_the_circuit(tmp_path, capsys, field, change):
     new = shutil.copytree(RESULTS, tmp_path / "results")
     path = new / "core_layers" / "Tanh_tol0.5.json"
     doc = json.loads(path.read_text())
     doc["circuit"][field] += change
-    doc["stages"]["prove"]["seconds"] = [s * 3 for s in doc["stages"]["prove"]["seconds"]]   # not compared
+    doc["stages"]["prove"]["seconds"] = [s * 3 for s in doc["stages"]["prove"]["seconds"]]  # not compared
     write(path, doc)
     assert flagged(compare(RESULTS, new, circuit_only=True)) == {("Tanh-tol0.5", field)}
     rc, out, _ = cli(capsys, RESULTS, new, "--circuit-only")
@@ -248,8 +282,10 @@ def test_results_dirs_compare(tmp_path):
     assert flagged(compare(RESULTS, new)) == {("ReLU-tol2", "logrows")}
 
 
-@pytest.mark.parametrize("options", [["--no-times"], ["--time-threshold", "50%"], ["--threshold", "time_prove=0.5"],
-                                     ["--threshold", "time_prove=off"]])
+@pytest.mark.parametrize(
+    "options",
+    [["--no-times"], ["--time-threshold", "50%"], ["--threshold", "time_prove=0.5"], ["--threshold", "time_prove=off"]],
+)
 def test_time_threshold_options(tmp_path, capsys, bench, options):
     new = write(tmp_path / "new.json", scale_times(bench, 1.3, "Dense-tol0.5", "prove"))
     assert cli(capsys, BENCH, new, *options)[0] == 0
@@ -266,8 +302,9 @@ def test_normalize_by_a_reference_workload(tmp_path, capsys, bench):
     assert cli(capsys, BENCH, slower_machine)[0] == 1
     assert cli(capsys, BENCH, slower_machine, "--normalize-by", "Dense-tol0.5::prove")[0] == 0
     regressed = write(tmp_path / "regressed.json", scale_times(bench, 1.3, "Conv2d_k3_s1-tol0.5", "prove"))
-    assert flagged(compare(BENCH, regressed, normalize_by="Dense-tol0.5::prove")) == \
-        {("Conv2d_k3_s1-tol0.5", "prove time")}
+    assert flagged(compare(BENCH, regressed, normalize_by="Dense-tol0.5::prove")) == {
+        ("Conv2d_k3_s1-tol0.5", "prove time")
+    }
 
 
 def test_missing_and_new_experiments(tmp_path, capsys, bench):
@@ -285,7 +322,7 @@ def test_missing_and_new_experiments(tmp_path, capsys, bench):
 def test_all_rows(capsys, bench):
     rc, out, _ = cli(capsys, BENCH, BENCH, "--all")
     assert rc == 0 and "| experiment | stage/metric | base | new | change | verdict |" in out
-    for b in bench["benchmarks"]:   # a cached stage was not measured in this run: its time is not compared
+    for b in bench["benchmarks"]:  # a cached stage was not measured in this run: its time is not compared
         info, median = b["extra_info"], b["stats"]["median"]
         verdict = "cached" if info["cached"] else "unchanged"
         row = f"| {info['experiment']} | {info['stage']} time | {median:.3g} s | {median:.3g} s | +0.0% | {verdict} |"
@@ -315,16 +352,25 @@ def mkdir(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda t: raw(t / "x.json", "{not json"), "not valid JSON"),
-    (lambda t: write(t / "x.json", [1, 2]), "not a pytest-benchmark JSON"),
-    (lambda t: Path(shutil.copy(RESULTS / "core_layers" / "ReLU_tol2.json", t)), "it is a result document"),
-    (lambda t: write(t / "x.json", {"benchmarks": [{"name": "other", "stats": {}}]}), "no EZKL experiment entries"),
-    (lambda t: write(t / "x.json", {"benchmarks": [{"extra_info": {"experiment": "A-tol1"}}]}), "benchmarks[0] lacks"),
-    (lambda t: mkdir(t / "empty"), "no result documents"),
-    (_invalid_result_dir, "Tanh_tol0.5.json: not a valid result document: 'high' is not of type 'number' (at $.tol)"),
-    (lambda t: t / "nowhere", "no such file or directory"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda t: raw(t / "x.json", "{not json"), "not valid JSON"),
+        (lambda t: write(t / "x.json", [1, 2]), "not a pytest-benchmark JSON"),
+        (lambda t: Path(shutil.copy(RESULTS / "core_layers" / "ReLU_tol2.json", t)), "it is a result document"),
+        (lambda t: write(t / "x.json", {"benchmarks": [{"name": "other", "stats": {}}]}), "no EZKL experiment entries"),
+        (
+            lambda t: write(t / "x.json", {"benchmarks": [{"extra_info": {"experiment": "A-tol1"}}]}),
+            "benchmarks[0] lacks",
+        ),
+        (lambda t: mkdir(t / "empty"), "no result documents"),
+        (
+            _invalid_result_dir,
+            "Tanh_tol0.5.json: not a valid result document: 'high' is not of type 'number' (at $.tol)",
+        ),
+        (lambda t: t / "nowhere", "no such file or directory"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make, message):
     bad = make(tmp_path)
     rc, out, err = cli(capsys, BENCH, bad)

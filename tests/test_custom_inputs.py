@@ -1,14 +1,15 @@
 """Inputs of a --models-dir model: calibration.json, in-domain variations, and the failure hint
 when the error does not fall with the scale."""
+
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-from zkbench.layers.custom import CustomSpec, perturb_in_domain, read_calibration_json
 
 from zkbench.engine.stage_child import op_prepare_onnx
 from zkbench.engine.tolerance import explain_miss, worst_output
+from zkbench.layers.custom import CustomSpec, perturb_in_domain, read_calibration_json
 
 MODELS = Path(__file__).parent / "data" / "models"
 MLP = [("x", [1, 10])]
@@ -24,11 +25,14 @@ def test_calibration_json_holds_samples_one_after_another(tmp_path):
     assert read_calibration_json(path, two) == [[[1, 2], [5, 6, 7]], [[3, 4], [8, 9, 10]]]
 
 
-@pytest.mark.parametrize("doc, message", [
-    ({"input_data": [[0.5] * 15]}, "input 'x' has 15 values, not a multiple of its 10 (shape [1, 10])"),
-    ({"input_data": [[0.5] * 10, [1.0]]}, "input_data has 2 entries, the model has 1 inputs"),
-    ({"samples": []}, "not an ezkl calibration file"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ({"input_data": [[0.5] * 15]}, "input 'x' has 15 values, not a multiple of its 10 (shape [1, 10])"),
+        ({"input_data": [[0.5] * 10, [1.0]]}, "input_data has 2 entries, the model has 1 inputs"),
+        ({"samples": []}, "not an ezkl calibration file"),
+    ],
+)
 def test_a_bad_calibration_json_says_what_to_fix_in_one_line(tmp_path, doc, message):
     path = tmp_path / "calibration.json"
     path.write_text(json.dumps(doc))
@@ -44,7 +48,7 @@ def test_variations_keep_each_values_sign_and_the_inputs_range():
             for a, b in zip(x, v, strict=True):
                 assert (a > 0) == (b > 0) and (a < 0) == (b < 0) and (a == 0) == (b == 0)
                 assert min(x) <= b <= max(x)
-    assert perturb_in_domain(sample, 3) == perturb_in_domain(sample, 3)   # seeded
+    assert perturb_in_domain(sample, 3) == perturb_in_domain(sample, 3)  # seeded
 
 
 def copy_model(tmp_path, name="mlp") -> Path:
@@ -65,11 +69,11 @@ def test_prepare_uses_calibration_json_when_there_is_one(tmp_path):
     assert json.loads((out / "calibration_0.json").read_text())["input_data"] == [positive[0]]
     assert json.loads((out / "heldout_1.json").read_text())["input_data"] == [positive[4]]
     user = json.loads((d / "input.json").read_text())["input_data"]
-    assert json.loads((out / "heldout_0.json").read_text())["input_data"] == user   # the proven sample
+    assert json.loads((out / "heldout_0.json").read_text())["input_data"] == user  # the proven sample
     spec = CustomSpec("mlp", d)
     before = spec.fingerprint("custom")
     (d / "calibration.json").write_text(json.dumps({"input_data": [[0.3] * 20]}))
-    assert spec.fingerprint("custom") != before   # other calibration data: another workload
+    assert spec.fingerprint("custom") != before  # other calibration data: another workload
 
 
 def test_prepare_without_calibration_json_stays_in_the_samples_domain(tmp_path):
@@ -86,12 +90,22 @@ def test_prepare_without_calibration_json_stays_in_the_samples_domain(tmp_path):
 
 
 def candidates(errors_by_scale, **worst):
-    return [{"scale": s, "decomp_base": 16384, "decomp_legs": 2, "num_inner_cols": 2, "tol_metric": e,
-             "meets_tol": False, **worst} for s, e in errors_by_scale]
+    return [
+        {
+            "scale": s,
+            "decomp_base": 16384,
+            "decomp_legs": 2,
+            "num_inner_cols": 2,
+            "tol_metric": e,
+            "meets_tol": False,
+            **worst,
+        }
+        for s, e in errors_by_scale
+    ]
 
 
 def test_an_error_that_falls_with_the_scale_is_quantization():
-    hint = explain_miss(candidates([(s, 100 / 2 ** s) for s in range(1, 17)]), 1e-9)
+    hint = explain_miss(candidates([(s, 100 / 2**s) for s in range(1, 17)]), 1e-9)
     assert hint.startswith("best was 0.00153% at scale 16") and "mismatch" not in hint
 
 
@@ -103,10 +117,11 @@ def test_an_error_that_does_not_fall_is_a_mismatch_with_the_worst_output_named()
 
 
 def test_when_nothing_builds_the_hint_is_ezkls_message():
-    assert explain_miss([{"scale": 1, "decomp_base": 2, "decomp_legs": 2, "error": "E: sort"}], 1) == \
-        "every candidate failed to build: E: sort"
+    assert (
+        explain_miss([{"scale": 1, "decomp_base": 2, "decomp_legs": 2, "error": "E: sort"}], 1)
+        == "every candidate failed to build: E: sort"
+    )
 
 
 def test_worst_output_names_index_and_values():
-    assert worst_output([1.0, 2.0, 3.5], [1.0, 2.1, 3.0]) == {"worst_index": 2, "worst_float": 3.0,
-                                                              "worst_proven": 3.5}
+    assert worst_output([1.0, 2.0, 3.5], [1.0, 2.1, 3.0]) == {"worst_index": 2, "worst_float": 3.0, "worst_proven": 3.5}

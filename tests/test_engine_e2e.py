@@ -1,5 +1,6 @@
 """End to end through real ezkl: one small smoke experiment cold, then again from the cache,
 and the soundness check with the verifier or the tampering replaced by stand-ins."""
+
 import json
 
 import jsonschema
@@ -11,7 +12,7 @@ from zkbench.engine.child import StageWorker
 from zkbench.engine.results import read_result, validate, write_result
 from zkbench.engine.srs import srs_cache_key
 
-pytestmark = pytest.mark.integration   # runs ezkl or the zkbench CLI in subprocesses
+pytestmark = pytest.mark.integration  # runs ezkl or the zkbench CLI in subprocesses
 
 MEASURED_EVERY_RUN = ("witness", "prove", "verify")
 
@@ -61,7 +62,7 @@ def test_proof_bytes_is_the_transcript_not_the_json_file(first_and_second):
     # file also holds it in hex, the instances and pretty-printed inputs
     assert sizes["proof_bytes"] % 32 == 0
     assert 0 < sizes["proof_bytes"] < sizes["proof_file_bytes"]
-    assert sizes["proof_instances"] == 128   # Tanh smoke: 64 inputs + 64 outputs are public
+    assert sizes["proof_instances"] == 128  # Tanh smoke: 64 inputs + 64 outputs are public
 
 
 def test_cold_and_warm_runs_measure_the_same_stage_peaks(first_and_second):
@@ -88,7 +89,7 @@ def test_the_wall_time_is_accounted_for(first_and_second):
         assert abs(h["unaccounted_s"]) <= 0.02 * h["wall_s"], h
         assert h["overhead_s"] == pytest.approx(h["wall_s"] - h["measured_stage_s"])
         assert h["parts_s"]["child_start_s"] > 0 and h["parts_s"]["cache_io_s"] > 0
-    assert first_and_second[0]["harness"]["parts_s"]["prepare_s"] > 0   # the cold run built its inputs
+    assert first_and_second[0]["harness"]["parts_s"]["prepare_s"] > 0  # the cold run built its inputs
 
 
 def test_the_srs_cache_key_names_logrows_and_the_prover_build(first_and_second):
@@ -114,6 +115,7 @@ def _soundness_calls_replaced(monkeypatch, replace):
         if stage == "soundness":
             return replace(self, real, stage, op, timeout_s, args)
         return real(self, stage, op=op, timeout_s=timeout_s, **args)
+
     monkeypatch.setattr(StageWorker, "call", call)
 
 
@@ -126,8 +128,9 @@ def test_a_verifier_that_accepts_a_tampered_proof_fails_the_experiment(first_and
 
 
 def test_a_missing_tampered_proof_is_not_a_rejection(first_and_second, config, monkeypatch, tmp_path):
-    def missing(self, real, stage, op, timeout_s, args):   # the real verifier, on a file that is not there
+    def missing(self, real, stage, op, timeout_s, args):  # the real verifier, on a file that is not there
         return real(self, stage, op=op, timeout_s=timeout_s, **{**args, "proof": str(tmp_path / "gone.json")})
+
     _soundness_calls_replaced(monkeypatch, missing)
     r = run_experiment("Tanh", 2.0, config)
     assert r["status"] == "failed" and r["failure"]["kind"] == "check_failed", r.get("failure")
@@ -138,14 +141,15 @@ def test_a_missing_tampered_proof_is_not_a_rejection(first_and_second, config, m
 def test_a_tampered_output_that_is_no_field_element_is_not_a_rejection(first_and_second, config, monkeypatch):
     def not_a_felt(backend, proof):
         out = json.loads(json.dumps(proof))
-        out["instances"][-1][-1] = "ff" * 32   # above the field's modulus
+        out["instances"][-1][-1] = "ff" * 32  # above the field's modulus
         return out
+
     monkeypatch.setattr(soundness, "tamper_public_output", not_a_felt)
-    r = run_experiment("Tanh", 2.0, config)   # the well-formedness check refuses it before verify
+    r = run_experiment("Tanh", 2.0, config)  # the well-formedness check refuses it before verify
     assert r["status"] == "failed" and r["failure"]["kind"] == "check_failed", r.get("failure")
     assert "not a field element" in r["failure"]["cause"]
     monkeypatch.setattr(soundness, "malformed_tamper", lambda backend, original, tampered: None)
-    r = run_experiment("Tanh", 2.0, config)   # and the real verifier cannot parse it: an error, not a "no"
+    r = run_experiment("Tanh", 2.0, config)  # and the real verifier cannot parse it: an error, not a "no"
     assert r["status"] == "failed" and r["failure"]["kind"] == "check_failed", r.get("failure")
     assert r["soundness"]["changed_public_output"]["verdict"] == "error"
     assert "valid field element" in r["soundness"]["changed_public_output"]["reason"]
@@ -163,13 +167,14 @@ def test_schema_rejects_an_ok_result_without_stages(first_and_second):
 
 
 def test_an_undecodable_tampered_proof_is_malformed_not_a_rejection(first_and_second, config, monkeypatch):
-    def truncated(self, real, stage, op, timeout_s, args):   # the real verifier, on a transcript cut short
+    def truncated(self, real, stage, op, timeout_s, args):  # the real verifier, on a transcript cut short
         doc = json.loads(open(args["proof"]).read())
         doc["proof"] = doc["proof"][:64]
         doc["hex_proof"] = "0x" + bytes(doc["proof"]).hex()
         with open(args["proof"], "w") as f:
             json.dump(doc, f)
         return real(self, stage, op=op, timeout_s=timeout_s, **args)
+
     _soundness_calls_replaced(monkeypatch, truncated)
     r = run_experiment("Tanh", 2.0, config)
     assert r["status"] == "failed" and r["failure"]["kind"] == "check_failed", r.get("failure")

@@ -15,7 +15,7 @@ import pytest
 from zkbench.engine import RunConfig, run_experiment
 from zkbench.engine.cache import ArtifactCache
 
-pytestmark = pytest.mark.integration   # real pytest/xdist runs in subprocesses
+pytestmark = pytest.mark.integration  # real pytest/xdist runs in subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 

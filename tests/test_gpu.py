@@ -3,6 +3,7 @@
 The mapping and telemetry logic runs against FakeNvml, a stand-in with pynvml's function names;
 the last tests use the real pynvml, which on a machine without a driver must mean CPU mode.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,13 +15,13 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
-from zkbench.fixtures.controller import Controller
 
 from zkbench.engine.record import gpu_record
+from zkbench.fixtures.controller import Controller
 from zkbench.resources.environment import package_build
 from zkbench.resources.gpu import Gpu, GpuSampler, assign_gpu, auto_worker_count, visible_gpus
 
-GiB = 1024 ** 3
+GiB = 1024**3
 UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-bbbb3333-0000", "GPU-cccc4444-0000"]
 
 
@@ -42,9 +43,18 @@ class FakeNvml:
     def __init__(self, n_devices=4, fail_init=False, uuid_as_bytes=False):
         self.fail_init = fail_init
         self.uuid_as_bytes = uuid_as_bytes
-        self.devices = [{"uuid": UUIDS[i], "name": f"Fake H{i}", "total": (i + 1) * 10 * GiB,
-                         "used": 1 * GiB, "util": 0, "procs": {}, "util_samples": []}
-                        for i in range(n_devices)]
+        self.devices = [
+            {
+                "uuid": UUIDS[i],
+                "name": f"Fake H{i}",
+                "total": (i + 1) * 10 * GiB,
+                "used": 1 * GiB,
+                "util": 0,
+                "procs": {},
+                "util_samples": [],
+            }
+            for i in range(n_devices)
+        ]
         self.init_calls = self.shutdown_calls = 0
         self.processes_supported = True
         self.process_util_supported = True
@@ -70,8 +80,7 @@ class FakeNvml:
         return handle["name"]
 
     def nvmlDeviceGetMemoryInfo(self, handle):
-        return SimpleNamespace(total=handle["total"], used=handle["used"],
-                               free=handle["total"] - handle["used"])
+        return SimpleNamespace(total=handle["total"], used=handle["used"], free=handle["total"] - handle["used"])
 
     def nvmlDeviceGetUtilizationRates(self, handle):
         return SimpleNamespace(gpu=handle["util"], memory=0)
@@ -84,8 +93,11 @@ class FakeNvml:
     def nvmlDeviceGetProcessUtilization(self, handle, timeStamp):
         if not self.process_util_supported:
             raise self.NVMLError_NotSupported("Not Supported")
-        samples = [SimpleNamespace(timeStamp=ts, pid=pid, smUtil=sm, memUtil=0, encUtil=0, decUtil=0)
-                   for ts, pid, sm in list(handle["util_samples"]) if ts > timeStamp]
+        samples = [
+            SimpleNamespace(timeStamp=ts, pid=pid, smUtil=sm, memUtil=0, encUtil=0, decUtil=0)
+            for ts, pid, sm in list(handle["util_samples"])
+            if ts > timeStamp
+        ]
         if not samples:
             raise self.NVMLError_NotFound("Not Found")
         return samples
@@ -97,33 +109,36 @@ def uuids(gpus: list[Gpu]) -> list[str]:
 
 # --- visible_gpus --------------------------------------------------------------------------
 
+
 def test_all_devices_visible_without_cuda_visible_devices():
     gpus = visible_gpus(environ={}, nvml=FakeNvml())
     assert uuids(gpus) == UUIDS
     assert gpus[2] == Gpu(nvml_index=2, uuid=UUIDS[2], name="Fake H2", memory_bytes=30 * GiB)
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("2,0", [UUIDS[2], UUIDS[0]]),                    # user's order kept
-    (" 3 , 1 ", [UUIDS[3], UUIDS[1]]),                # spaces ignored
-    ("GPU-cccc4444-0000,GPU-aaaa1111-0000", [UUIDS[3], UUIDS[0]]),
-    ("GPU-cccc,1", [UUIDS[3], UUIDS[1]]),             # unique UUID prefix, mixed with index
-    ("0,-1,1", [UUIDS[0]]),                           # invalid entry hides the rest, as CUDA
-    ("1,7,2", [UUIDS[1]]),                            # out-of-range index
-    ("GPU-bbbb,0", []),                               # ambiguous prefix
-    ("aaaa1111,0", []),                               # a UUID needs its GPU- prefix
-    ("MIG-aaaa1111-0000", []),                        # MIG instances are not mapped
-    ("1,1,0", [UUIDS[1], UUIDS[0]]),                  # duplicates counted once
-    ("", []),
-    ("-1", []),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("2,0", [UUIDS[2], UUIDS[0]]),  # user's order kept
+        (" 3 , 1 ", [UUIDS[3], UUIDS[1]]),  # spaces ignored
+        ("GPU-cccc4444-0000,GPU-aaaa1111-0000", [UUIDS[3], UUIDS[0]]),
+        ("GPU-cccc,1", [UUIDS[3], UUIDS[1]]),  # unique UUID prefix, mixed with index
+        ("0,-1,1", [UUIDS[0]]),  # invalid entry hides the rest, as CUDA
+        ("1,7,2", [UUIDS[1]]),  # out-of-range index
+        ("GPU-bbbb,0", []),  # ambiguous prefix
+        ("aaaa1111,0", []),  # a UUID needs its GPU- prefix
+        ("MIG-aaaa1111-0000", []),  # MIG instances are not mapped
+        ("1,1,0", [UUIDS[1], UUIDS[0]]),  # duplicates counted once
+        ("", []),
+        ("-1", []),
+    ],
+)
 def test_cuda_visible_devices_mapping(spec, expected):
     assert uuids(visible_gpus(environ={"CUDA_VISIBLE_DEVICES": spec}, nvml=FakeNvml())) == expected
 
 
 def test_bytes_from_old_pynvml_are_decoded():
-    gpus = visible_gpus(environ={"CUDA_VISIBLE_DEVICES": "GPU-aaaa"},
-                        nvml=FakeNvml(uuid_as_bytes=True))
+    gpus = visible_gpus(environ={"CUDA_VISIBLE_DEVICES": "GPU-aaaa"}, nvml=FakeNvml(uuid_as_bytes=True))
     assert uuids(gpus) == [UUIDS[0]]
 
 
@@ -135,18 +150,25 @@ def test_nvml_is_shut_down_after_probing():
 
 # --- assign_gpu / auto_worker_count --------------------------------------------------------
 
-@pytest.mark.parametrize("worker_id, expected_uuid", [
-    ("gw0", UUIDS[2]), ("gw1", UUIDS[0]), ("gw2", UUIDS[3]), ("gw3", UUIDS[2]),
-    (None, UUIDS[2]), ("master", UUIDS[2]),
-])
+
+@pytest.mark.parametrize(
+    "worker_id, expected_uuid",
+    [
+        ("gw0", UUIDS[2]),
+        ("gw1", UUIDS[0]),
+        ("gw2", UUIDS[3]),
+        ("gw3", UUIDS[2]),
+        (None, UUIDS[2]),
+        ("master", UUIDS[2]),
+    ],
+)
 def test_round_robin_over_visible_gpus(worker_id, expected_uuid):
     environ = {"CUDA_VISIBLE_DEVICES": "2,0,3"}
     assignment = assign_gpu(worker_id, environ=environ, nvml=FakeNvml())
     assert assignment.mode == "gpu"
     assert assignment.gpu.uuid == expected_uuid
     # Pinned by UUID, so CUDA sees exactly this device whatever its own ordering.
-    assert assignment.env == {"CUDA_VISIBLE_DEVICES": expected_uuid,
-                              "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    assert assignment.env == {"CUDA_VISIBLE_DEVICES": expected_uuid, "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
 
 
 def test_every_gpu_used_once_by_as_many_workers():
@@ -155,15 +177,17 @@ def test_every_gpu_used_once_by_as_many_workers():
     assert sorted(assigned) == sorted(UUIDS)
 
 
-@pytest.mark.parametrize("nvml, environ, reason", [
-    (FakeNvml(fail_init=True), {}, "no NVML (Driver Not Loaded)"),
-    (FakeNvml(n_devices=0), {}, "no GPU visible"),
-    (FakeNvml(), {"CUDA_VISIBLE_DEVICES": ""}, "no GPU visible"),
-])
+@pytest.mark.parametrize(
+    "nvml, environ, reason",
+    [
+        (FakeNvml(fail_init=True), {}, "no NVML (Driver Not Loaded)"),
+        (FakeNvml(n_devices=0), {}, "no GPU visible"),
+        (FakeNvml(), {"CUDA_VISIBLE_DEVICES": ""}, "no GPU visible"),
+    ],
+)
 def test_cpu_mode_instead_of_raising(nvml, environ, reason):
     assignment = assign_gpu("gw5", environ=environ, nvml=nvml)
-    assert (assignment.mode, assignment.gpu, assignment.env, assignment.reason) == (
-        "cpu", None, {}, reason)
+    assert (assignment.mode, assignment.gpu, assignment.env, assignment.reason) == ("cpu", None, {}, reason)
 
 
 def test_cpu_mode_without_nvidia_ml_py(monkeypatch):
@@ -180,11 +204,11 @@ def test_bad_worker_id_is_rejected():
 def test_auto_worker_count():
     assert auto_worker_count(environ={"CUDA_VISIBLE_DEVICES": "1,3"}, nvml=FakeNvml()) == 2
     assert auto_worker_count(environ={}, nvml=FakeNvml(fail_init=True), cpu_count=6) == 6
-    assert auto_worker_count(environ={"CUDA_VISIBLE_DEVICES": ""}, nvml=FakeNvml(),
-                             cpu_count=2) == 2
+    assert auto_worker_count(environ={"CUDA_VISIBLE_DEVICES": ""}, nvml=FakeNvml(), cpu_count=2) == 2
 
 
 # --- GpuSampler ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def spawn():
@@ -194,6 +218,7 @@ def spawn():
     def start(*argv):
         procs.append(subprocess.Popen(list(argv) or ["sleep", "60"]))
         return procs[-1]
+
     yield start
     for proc in procs:
         with contextlib.suppress(psutil.Error):
@@ -206,7 +231,7 @@ def spawn():
 def test_prover_pid_holding_gpu_memory_is_used(spawn):
     nvml = FakeNvml()
     device = nvml.devices[1]
-    prover = spawn()   # the stage child
+    prover = spawn()  # the stage child
     with GpuSampler(UUIDS[1], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
         time.sleep(0.05)
         device["procs"][prover.pid] = 512 * 2**20
@@ -226,13 +251,13 @@ def test_prover_pid_holding_gpu_memory_is_used(spawn):
 
 
 def test_a_descendant_of_the_stage_child_counts_as_the_prover(spawn):
-    stage_child = spawn("sh", "-c", "sleep 60 & wait")   # its own child is the one on the GPU
+    stage_child = spawn("sh", "-c", "sleep 60 & wait")  # its own child is the one on the GPU
     deadline = time.time() + 10
     while not psutil.Process(stage_child.pid).children() and time.time() < deadline:
         time.sleep(0.01)
     grandchild = psutil.Process(stage_child.pid).children()[0].pid
     nvml = FakeNvml()
-    nvml.devices[0]["procs"] = {grandchild: None}   # memory not reported: still a CUDA context
+    nvml.devices[0]["procs"] = {grandchild: None}  # memory not reported: still a CUDA context
     with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml, pid=stage_child.pid) as sampler:
         pass
     summary = sampler.summary()
@@ -242,7 +267,7 @@ def test_a_descendant_of_the_stage_child_counts_as_the_prover(spawn):
 
 
 def test_another_process_loading_the_device_is_not_the_prover(spawn):
-    prover, stranger = spawn(), spawn()   # siblings: the stranger is no descendant of the prover
+    prover, stranger = spawn(), spawn()  # siblings: the stranger is no descendant of the prover
     nvml = FakeNvml()
     device = nvml.devices[0]
     with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
@@ -269,7 +294,7 @@ def test_unsupported_process_listing_is_unknown_not_guessed(spawn):
     nvml.processes_supported = False
     nvml.process_util_supported = False
     with GpuSampler(UUIDS[2], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
-        nvml.devices[2].update(used=3 * GiB, util=80)   # a rise anyone could cause
+        nvml.devices[2].update(used=3 * GiB, util=80)  # a rise anyone could cause
         time.sleep(0.03)
     summary = sampler.summary()
     assert summary["used_by_prover"] is None
@@ -282,7 +307,7 @@ def test_unsupported_process_listing_is_unknown_not_guessed(spawn):
 
 def test_a_driver_without_the_listing_call_is_unknown(spawn):
     class OldDriverNvml(FakeNvml):
-        class NVMLLibraryMismatchError(Exception):   # pynvml's, not an NVMLError
+        class NVMLLibraryMismatchError(Exception):  # pynvml's, not an NVMLError
             pass
 
         def nvmlDeviceGetComputeRunningProcesses(self, handle):
@@ -292,14 +317,14 @@ def test_a_driver_without_the_listing_call_is_unknown(spawn):
     with GpuSampler(UUIDS[0], interval_s=0.01, nvml=OldDriverNvml(), pid=prover.pid) as sampler:
         time.sleep(0.03)
     summary = sampler.summary()
-    assert summary["samples"] >= 2   # the sampling thread kept going
+    assert summary["samples"] >= 2  # the sampling thread kept going
     assert (summary["used_by_prover"], summary["process_listing_error"]) == (None, "Unversioned function called")
 
 
 def test_pids_this_namespace_cannot_see_make_it_unknown(spawn):
     prover = spawn()
     nvml = FakeNvml()
-    nvml.devices[0]["procs"] = {99999999: 4 * GiB}   # above any pid_max: e.g. a host PID in a container
+    nvml.devices[0]["procs"] = {99999999: 4 * GiB}  # above any pid_max: e.g. a host PID in a container
     with GpuSampler(UUIDS[0], interval_s=0.01, nvml=nvml, pid=prover.pid) as sampler:
         time.sleep(0.02)
     summary = sampler.summary()
@@ -353,10 +378,13 @@ def test_unknown_uuid_is_an_error():
     assert nvml.init_calls == nvml.shutdown_calls == 1
 
 
-@pytest.mark.parametrize("uuid, nvml, reason", [
-    (None, FakeNvml(), "no GPU assigned"),
-    (UUIDS[0], FakeNvml(fail_init=True), "no NVML (Driver Not Loaded)"),
-])
+@pytest.mark.parametrize(
+    "uuid, nvml, reason",
+    [
+        (None, FakeNvml(), "no GPU assigned"),
+        (UUIDS[0], FakeNvml(fail_init=True), "no NVML (Driver Not Loaded)"),
+    ],
+)
 def test_sampler_is_a_no_op_in_cpu_mode(uuid, nvml, reason):
     with GpuSampler(uuid, nvml=nvml) as sampler:
         pass
@@ -372,12 +400,15 @@ def stage_summary(used, evidence="measured"):
     return {"mode": "gpu", "uuid": UUIDS[0], "used_by_prover": used, "evidence": evidence}
 
 
-@pytest.mark.parametrize("setup, prove, used", [
-    ([False], [False, True, False], True),   # any stage child that used it
-    ([False], [False, False], False),        # all known not to
-    ([False], [False, None], None),          # one unknown: not "False"
-    ([None], [None], None),
-])
+@pytest.mark.parametrize(
+    "setup, prove, used",
+    [
+        ([False], [False, True, False], True),  # any stage child that used it
+        ([False], [False, False], False),  # all known not to
+        ([False], [False, None], None),  # one unknown: not "False"
+        ([None], [None], None),
+    ],
+)
 def test_gpu_record_aggregates_the_stage_verdicts(setup, prove, used):
     samples = {"setup": [stage_summary(v) for v in setup], "prove": [stage_summary(v) for v in prove]}
     record = gpu_record(GPU_ASSIGNED, samples)
@@ -402,8 +433,9 @@ def test_gpu_record_without_a_gpu_measures_nothing():
 
 def machine_prover(results: dict) -> str:
     machine_info: dict = {}
-    Controller.pytest_benchmark_update_machine_info(SimpleNamespace(results=results), config=None,
-                                                    machine_info=machine_info)
+    Controller.pytest_benchmark_update_machine_info(
+        SimpleNamespace(results=results), config=None, machine_info=machine_info
+    )
     return machine_info["prover"]
 
 
@@ -417,7 +449,7 @@ def test_machine_info_prover_comes_from_the_results():
     unused = gpu_record(GPU_ASSIGNED, {"prove": [stage_summary(False)]})
     unknown = gpu_record(GPU_ASSIGNED, {"prove": [stage_summary(None)]})
     cpu = gpu_record({"mode": "cpu", "reason": "no GPU visible"}, {"prove": [{"mode": "cpu"}]})
-    skipped = gpu_record(GPU_ASSIGNED, {})   # skipped before setup: nothing sampled
+    skipped = gpu_record(GPU_ASSIGNED, {})  # skipped before setup: nothing sampled
     assert machine_prover({}) == "unknown (no experiment ran)"
     assert machine_prover({"a": result_with(unused), "b": result_with(used)}) == f"gpu ({build})"
     assert machine_prover({"a": result_with(unused), "b": result_with(cpu)}) == f"cpu ({build})"
@@ -426,6 +458,7 @@ def test_machine_info_prover_comes_from_the_results():
 
 
 # --- the real pynvml -----------------------------------------------------------------------
+
 
 def test_real_nvml_never_raises():
     assignment = assign_gpu("gw0")

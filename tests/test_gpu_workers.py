@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration   # real pytest/xdist runs in subprocesses
+pytestmark = pytest.mark.integration  # real pytest/xdist runs in subprocesses
 
 pytest_plugins = ["pytester"]
 

@@ -1,4 +1,5 @@
 """zkbench.resources.predict: pk / peak-RSS / time prediction from settings.json, against the shipped measured points."""
+
 import copy
 import json
 import math
@@ -57,7 +58,7 @@ def test_the_cv_report_has_one_row_per_logrows_range(capsys):
     assert "| 0-12 |" in out and "| 15-17 |" in out and "fitted on logrows <= 15" in out
 
 
-@pytest.mark.integration   # builds and proves real circuits
+@pytest.mark.integration  # builds and proves real circuits
 def test_measure_writes_points_that_fit_reads(tmp_path):
     """A tiny variant of `measure`: Dense built at logrows 12 instead of the 11 its search picks."""
     res, cache = tmp_path / "results", tmp_path / "cache"
@@ -93,11 +94,17 @@ def test_fit_reads_results_and_cached_settings(tmp_path):
         (cache / "circuit" / key).mkdir(parents=True)
         (cache / "circuit" / key / "settings.json").write_text(json.dumps(p["settings"]))
         m = p["measured"]
-        result = {"id": p["id"], "status": "ok", "cache_keys": {"circuit": key}, "config": {"threads": p["threads"]},
-                  "sizes": {"pk_bytes": m["pk_bytes"], "vk_bytes": m["vk_bytes"]},
-                  "stages": {"setup": {"seconds": [1.0], "peak_rss_bytes": m["setup_peak_rss_bytes"]},
-                             "prove": {"seconds": m["prove_seconds_all"],
-                                       "peak_rss_bytes": m["prove_peak_rss_bytes"]}}}
+        result = {
+            "id": p["id"],
+            "status": "ok",
+            "cache_keys": {"circuit": key},
+            "config": {"threads": p["threads"]},
+            "sizes": {"pk_bytes": m["pk_bytes"], "vk_bytes": m["vk_bytes"]},
+            "stages": {
+                "setup": {"seconds": [1.0], "peak_rss_bytes": m["setup_peak_rss_bytes"]},
+                "prove": {"seconds": m["prove_seconds_all"], "peak_rss_bytes": m["prove_peak_rss_bytes"]},
+            },
+        }
         (res / "g").mkdir(parents=True, exist_ok=True)
         (res / "g" / f"{p['id']}.json").write_text(json.dumps(result))
     (res / "g" / "failed.json").write_text(json.dumps({"id": "x", "status": "failed"}))
@@ -131,22 +138,39 @@ def test_prediction_is_monotone_in_logrows(point):
 
 def test_extrapolates_like_the_paper_numbers():
     """A plain layer at paper size keeps the ratios measured at k = 17: setup ~1.2x pk, prove ~2.55x pk."""
-    plain = next(p for p in POINTS if not p["settings"].get("required_lookups")
-                 and not p["settings"].get("num_shuffles") and len(p["settings"]["required_range_checks"]) == 2)
+    plain = next(
+        p
+        for p in POINTS
+        if not p["settings"].get("required_lookups")
+        and not p["settings"].get("num_shuffles")
+        and len(p["settings"]["required_range_checks"]) == 2
+    )
     s = copy.deepcopy(plain["settings"])
     s["run_args"]["logrows"] = 22
     pred = P.predict(s)
-    assert pred["pk_bytes"] == pytest.approx(32 * 2 ** 22 * (3 * 8 + 10 * 31), rel=0.01)   # F + P = 31, e = 8
+    assert pred["pk_bytes"] == pytest.approx(32 * 2**22 * (3 * 8 + 10 * 31), rel=0.01)  # F + P = 31, e = 8
     assert 1.1 < pred["setup_peak_rss_bytes"] / pred["pk_bytes"] < 1.3
     assert 2.2 < pred["prove_peak_rss_bytes"] / pred["pk_bytes"] < 3.0
 
 
 def test_default_ezkl_layout_matches_the_known_key_size():
     """ezkl defaults (2 inner columns, decomposition base 16384): ~4.2 KB * 2^k, 138 MB at k = 15."""
-    s = {"run_args": {"logrows": 15, "num_inner_cols": 2, "lookup_range": [0, 0], "input_visibility": "Public",
-                      "output_visibility": "Public", "param_visibility": "Fixed"},
-         "num_rows": 1000, "total_assignments": 2000, "total_const_size": 10, "required_lookups": [],
-         "required_range_checks": [[0, 16383], [-1, 1]], "model_instance_shapes": [[1, 64], [1, 64]]}
+    s = {
+        "run_args": {
+            "logrows": 15,
+            "num_inner_cols": 2,
+            "lookup_range": [0, 0],
+            "input_visibility": "Public",
+            "output_visibility": "Public",
+            "param_visibility": "Fixed",
+        },
+        "num_rows": 1000,
+        "total_assignments": 2000,
+        "total_const_size": 10,
+        "required_lookups": [],
+        "required_range_checks": [[0, 16383], [-1, 1]],
+        "model_instance_shapes": [[1, 64], [1, 64]],
+    }
     cols = P.columns(s)
     assert (cols["extension"], cols["degree"]) == (4, 5)
     assert cols["pk_struct_bytes"] == pytest.approx(138e6, rel=0.01)
@@ -159,11 +183,11 @@ def test_columns_grow_with_lookups_tables_and_blocks():
     s2["required_lookups"] = [{"Tanh": {"scale": 64.0}}]
     s2["run_args"]["lookup_range"] = [-400, 400]
     lk = P.columns(s2)
-    assert lk["fixed_columns"] == base["fixed_columns"] + 2 + base["num_inner_cols"]   # table in/out + selectors
+    assert lk["fixed_columns"] == base["fixed_columns"] + 2 + base["num_inner_cols"]  # table in/out + selectors
     assert lk["lookup_arguments"] == base["lookup_arguments"] + base["num_inner_cols"]
     s3 = copy.deepcopy(s)
     s3["required_range_checks"] = s3["required_range_checks"] + [[0, 4 * 2 ** s["run_args"]["logrows"]]]
-    wide = P.columns(s3)   # a table 4x taller than a column spans 5 columns and raises the degree
+    wide = P.columns(s3)  # a table 4x taller than a column spans 5 columns and raises the degree
     assert wide["table_columns"] == base["table_columns"] + 5 and wide["degree"] > base["degree"]
     s4 = copy.deepcopy(s)
     s4["total_assignments"] = 3 * base["num_inner_cols"] * 2 ** s["run_args"]["logrows"]
@@ -191,9 +215,13 @@ def test_check_cli_prints_table_and_summary(capsys):
     assert rc == 0
     assert out.count("\n| ") >= len(POINTS)
     line = next(x for x in out.splitlines() if x.startswith("max |error|"))
-    worst = {label: float(v) for label, v in
-             ((part.rsplit(" ", 1)[0].strip(), part.rsplit(" ", 1)[1].rstrip("%")) for part in
-              line.split(": ", 1)[1].split(" (")[0].split(", "))}
+    worst = {
+        label: float(v)
+        for label, v in (
+            (part.rsplit(" ", 1)[0].strip(), part.rsplit(" ", 1)[1].rstrip("%"))
+            for part in line.split(": ", 1)[1].split(" (")[0].split(", ")
+        )
+    }
     assert worst["pk"] <= 10 and worst["setup RSS"] <= 25 and worst["prove RSS"] <= 25
     assert math.isfinite(worst["prove time"])
 

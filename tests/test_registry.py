@@ -1,11 +1,31 @@
 import pytest
 import torch
+
 import zkbench.layers as layers
 from zkbench.layers import REGISTRY, SPECS, experiment_id, get, parse_tolerance
 
-PAPER_NAMES = ["ReLU", "SiLU", "Tanh", "Poly", "MaxPool2d_k2", "AvgPool2d_k2", "BatchNorm2d", "LayerNorm", "Dense",
-               "Conv2d_k3_s1", "Conv2d_k3_s2", "DepthwiseConv2d", "Dense_Scaling_Small", "Dense_Scaling_Large",
-               "Conv2d_Scaling_Small", "Conv2d_Scaling_Large", "CNN_ReLU", "CNN_Poly", "CNN_Mixed", "CNN_Strided"]
+PAPER_NAMES = [
+    "ReLU",
+    "SiLU",
+    "Tanh",
+    "Poly",
+    "MaxPool2d_k2",
+    "AvgPool2d_k2",
+    "BatchNorm2d",
+    "LayerNorm",
+    "Dense",
+    "Conv2d_k3_s1",
+    "Conv2d_k3_s2",
+    "DepthwiseConv2d",
+    "Dense_Scaling_Small",
+    "Dense_Scaling_Large",
+    "Conv2d_Scaling_Small",
+    "Conv2d_Scaling_Large",
+    "CNN_ReLU",
+    "CNN_Poly",
+    "CNN_Mixed",
+    "CNN_Strided",
+]
 
 
 def test_the_twenty_configurations_with_their_public_names():
@@ -27,7 +47,7 @@ def test_paper_shapes_match_the_study_and_both_profiles_build(spec):
         assert torch.isfinite(y).all()
     if spec.group == "composite":
         assert spec.paper.input_shape == (1, 3, 32, 32)
-        assert m[-1].in_features == 4096 and m[-1].out_features == 10   # Linear(4096->10) as in the study
+        assert m[-1].in_features == 4096 and m[-1].out_features == 10  # Linear(4096->10) as in the study
 
 
 def test_smoke_is_smaller_than_paper_and_scaling_pairs_scale():
@@ -36,8 +56,10 @@ def test_smoke_is_smaller_than_paper_and_scaling_pairs_scale():
         assert numel(s.smoke.input_shape) < numel(s.paper.input_shape), s.name
     for a, b in [("Dense_Scaling_Small", "Dense_Scaling_Large"), ("Conv2d_Scaling_Small", "Conv2d_Scaling_Large")]:
         for profile in ("smoke", "paper"):
+
             def params(n, profile=profile):
                 return sum(p.numel() for p in get(n).module(profile).parameters())
+
             assert params(a) < params(b)
             assert numel(get(a).shape(profile).input_shape) < numel(get(b).shape(profile).input_shape)
 

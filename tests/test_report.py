@@ -1,5 +1,6 @@
 """zkbench.tools.report on the stored real results (tests/data/results_smoke): files, count check, CSV,
 per-machine merge, bad input."""
+
 from __future__ import annotations
 
 import csv
@@ -79,8 +80,11 @@ def test_csv_has_one_row_per_result(report):
     assert len(rows) == len(stored_ids()) == 10
     assert {r["id"] for r in rows} == stored_ids()
     row, doc = next(r for r in rows if r["id"] == "Dense-tol0.5"), stored("Dense-tol0.5")
-    assert (row["logrows"], row["num_rows"], row["tolerance_met"]) == \
-        (str(doc["circuit"]["logrows"]), str(doc["circuit"]["num_rows"]), str(doc["accuracy"]["tolerance_met"]))
+    assert (row["logrows"], row["num_rows"], row["tolerance_met"]) == (
+        str(doc["circuit"]["logrows"]),
+        str(doc["circuit"]["num_rows"]),
+        str(doc["accuracy"]["tolerance_met"]),
+    )
     assert float(row["prove_median_s"]) == statistics.median(doc["stages"]["prove"]["seconds"])
     assert row["cached_stages"].split() == [s for s, rec in doc["stages"].items() if rec["cached"]]
 
@@ -92,17 +96,19 @@ def test_experiment_table_and_scaling_notes(report):
         assert f"| {HOST} | {d['id']} | {d['group']} | ok | {c['logrows']} | {c['num_rows']} |" in md
     # Dense at tol 2 and Conv2d at tol 2 have one stored point each: said, not drawn.
     assert md.count(f"- no curve for {HOST} smoke tol 2%: 1 point(s), 2 or more needed") == 2
-    rows = {n: stored(f"{n}-tol0.5")["circuit"]["num_rows"]
-            for n in ("Dense_Scaling_Small", "Dense", "Dense_Scaling_Large")}
+    rows = {
+        n: stored(f"{n}-tol0.5")["circuit"]["num_rows"] for n in ("Dense_Scaling_Small", "Dense", "Dense_Scaling_Large")
+    }
     points = ", ".join(f"{n} ({r})" for n, r in sorted(rows.items(), key=lambda item: item[1]))
     assert f"| {HOST} | smoke | 0.5 | {points} |" in md
 
 
 def test_slope_is_the_log_log_gradient():
-    curve, = [c for c in scaling_curves(load_records([RESULTS])[0]) if c.family == "Conv2d" and c.drawable]
-    small, large = stored("Conv2d_Scaling_Small-tol0.5"), stored("Conv2d_k3_s1-tol0.5")   # its two points
-    expected = math.log(large["sizes"]["pk_bytes"] / small["sizes"]["pk_bytes"]) / \
-        math.log(large["circuit"]["num_rows"] / small["circuit"]["num_rows"])
+    (curve,) = [c for c in scaling_curves(load_records([RESULTS])[0]) if c.family == "Conv2d" and c.drawable]
+    small, large = stored("Conv2d_Scaling_Small-tol0.5"), stored("Conv2d_k3_s1-tol0.5")  # its two points
+    expected = math.log(large["sizes"]["pk_bytes"] / small["sizes"]["pk_bytes"]) / math.log(
+        large["circuit"]["num_rows"] / small["circuit"]["num_rows"]
+    )
     assert curve.slope(lambda r: r["sizes"]["pk_bytes"]) == pytest.approx(expected)
 
 
@@ -110,21 +116,25 @@ def test_merge_keeps_machines_apart(tmp_path):
     other = copy_results(tmp_path / "other", lambda doc: doc["environment"].update(hostname="box2"))
     path = build_report([RESULTS, other], tmp_path / "out")
     md = path.read_text()
-    assert f"| {HOST} | {HOST} |" in md and "| box2 | box2 |" in md                   # machines table
+    assert f"| {HOST} | {HOST} |" in md and "| box2 | box2 |" in md  # machines table
     assert f"| {HOST} | Dense-tol0.5 |" in md and "| box2 | Dense-tol0.5 |" in md  # one row per machine
     assert "| box2 | smoke | core_layers | 24 | 6 | 0 | 0 | 18 |" in md
     assert len(read_csv(path.parent / "results.csv")) == 20
     dense = [c for c in scaling_curves(load_records([RESULTS, other])[0]) if c.family == "Dense" and c.drawable]
     assert sorted(c.machine for c in dense) == sorted(["box2", HOST])
-    for c in dense:   # no curve mixes machines
+    for c in dense:  # no curve mixes machines
         assert {r["environment"]["hostname"] for r in c.results} == {c.machine}
 
 
 def test_failed_result_is_counted_and_explained(tmp_path):
     def fail_relu(doc):
         if doc["id"] == "ReLU-tol0.5":
-            doc.update(status="failed", verified=False,
-                       failure={"stage": "prove", "kind": "oom", "cause": "killed by the memory limit"})
+            doc.update(
+                status="failed",
+                verified=False,
+                failure={"stage": "prove", "kind": "oom", "cause": "killed by the memory limit"},
+            )
+
     md = build_report([copy_results(tmp_path / "results", fail_relu)], tmp_path / "out").read_text()
     assert f"| {HOST} | smoke | core_layers | 24 | 5 | 1 | 0 | 18 |" in md
     assert f"| {HOST} | ReLU-tol0.5 | failed | prove/oom: killed by the memory limit |" in md
@@ -148,10 +158,13 @@ def test_cli(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(tmp_path / "out" / "report.md")
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda t: t / "nowhere", "not a directory"),
-    (lambda t: (t / "empty").mkdir() or t / "empty", "no result documents"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda t: t / "nowhere", "not a directory"),
+        (lambda t: (t / "empty").mkdir() or t / "empty", "no result documents"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make, message):
     bad = make(tmp_path)
     assert main([str(bad), "--out", str(tmp_path / "out")]) == 2

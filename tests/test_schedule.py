@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from xdist.remote import Producer
 from xdist.scheduler import LoadScheduling
+
 from zkbench.fixtures.controller import Controller
 from zkbench.fixtures.schedule import LongestFirstScheduling
 

@@ -1,11 +1,14 @@
 """The tampering helpers and the soundness verdicts, without running a prover: the proof format
 is the ezkl 23 backend's (a JSON transcript of bytes, public values as little-endian hex)."""
+
 import functools
 
 import pytest
 
 from zkbench.backends import get_backend
-from zkbench.backends.ezkl23 import BN254_R, _felt_from_hex as felt_from_hex, _felt_to_hex as felt_to_hex
+from zkbench.backends.ezkl23 import BN254_R
+from zkbench.backends.ezkl23 import _felt_from_hex as felt_from_hex
+from zkbench.backends.ezkl23 import _felt_to_hex as felt_to_hex
 from zkbench.engine import soundness
 from zkbench.engine.child import StageFailed
 from zkbench.engine.soundness import judge_soundness
@@ -19,13 +22,17 @@ tamper_public_output = functools.partial(soundness.tamper_public_output, B)
 
 
 def proof_with_last_output(value: int) -> dict:
-    return {"proof": [1, 2, 3, 4], "hex_proof": "0x01020304", "instances": [[felt_to_hex(7), felt_to_hex(value)]],
-            "pretty_public_inputs": {}}
+    return {
+        "proof": [1, 2, 3, 4],
+        "hex_proof": "0x01020304",
+        "instances": [[felt_to_hex(7), felt_to_hex(value)]],
+        "pretty_public_inputs": {},
+    }
 
 
 def test_felts_are_little_endian_hex():
-    assert felt_to_hex(0x10ff) == "ff10" + "00" * 30
-    assert felt_from_hex("ff10" + "00" * 30) == 0x10ff
+    assert felt_to_hex(0x10FF) == "ff10" + "00" * 30
+    assert felt_from_hex("ff10" + "00" * 30) == 0x10FF
 
 
 def test_flipping_a_byte_keeps_bytes_and_hex_consistent():
@@ -36,7 +43,7 @@ def test_flipping_a_byte_keeps_bytes_and_hex_consistent():
     assert malformed_tamper(proof, flipped) is None
 
 
-@pytest.mark.parametrize("value", [0, 5, BN254_R - 1])   # r - 1 is -1: a bit flip would leave the field
+@pytest.mark.parametrize("value", [0, 5, BN254_R - 1])  # r - 1 is -1: a bit flip would leave the field
 def test_a_changed_output_stays_a_field_element(value):
     proof = proof_with_last_output(value)
     changed = tamper_public_output(proof)
@@ -46,13 +53,16 @@ def test_a_changed_output_stays_a_field_element(value):
     assert malformed_tamper(proof, changed) is None
 
 
-@pytest.mark.parametrize("edit, why", [
-    (lambda p: p["instances"][-1].__setitem__(-1, "ff" * 32), "not a field element"),
-    (lambda p: p["instances"][-1].__setitem__(-1, "zz"), "not hex"),
-    (lambda p: p.__setitem__("proof", p["proof"][:2]), "another length"),
-    (lambda p: p["instances"][-1].pop(), "another number of public values"),
-    (lambda p: None, "nothing was changed"),
-])
+@pytest.mark.parametrize(
+    "edit, why",
+    [
+        (lambda p: p["instances"][-1].__setitem__(-1, "ff" * 32), "not a field element"),
+        (lambda p: p["instances"][-1].__setitem__(-1, "zz"), "not hex"),
+        (lambda p: p.__setitem__("proof", p["proof"][:2]), "another length"),
+        (lambda p: p["instances"][-1].pop(), "another number of public values"),
+        (lambda p: None, "nothing was changed"),
+    ],
+)
 def test_malformed_tampers_are_named(edit, why):
     proof = proof_with_last_output(5)
     tampered = tamper_public_output(proof) if why != "nothing was changed" else dict(proof)
@@ -85,13 +95,14 @@ def test_a_flip_the_verifier_cannot_decode_is_retried_on_another_word():
     proof = {"proof": list(range(32 * 6)), "instances": [[felt_to_hex(1)]]}
     seen = []
 
-    def verify(tampered, name):   # undecodable twice (e.g. a scalar >= r), then a real "no"
+    def verify(tampered, name):  # undecodable twice (e.g. a scalar >= r), then a real "no"
         changed = [i for i, (a, b) in enumerate(zip(proof["proof"], tampered["proof"], strict=True)) if a != b]
         seen.append(changed)
         verdict = "malformed" if len(seen) < 3 else "rejected"
         return {"verdict": verdict, "reason": "Transcript error" if verdict == "malformed" else "not satisfied"}
+
     check = flipped_byte_check(proof, verify)
-    assert seen == [[96], [128], [160]]   # one byte each time, word by word from the middle
+    assert seen == [[96], [128], [160]]  # one byte each time, word by word from the middle
     assert check["verdict"] == "rejected" and check["rejected"] and len(check["attempts"]) == 3
     assert [a["verdict"] for a in check["attempts"]] == ["malformed", "malformed", "rejected"]
 
@@ -101,6 +112,10 @@ def test_a_proof_that_never_decodes_is_not_a_rejection():
     check = flipped_byte_check(proof, lambda t, n: {"verdict": "malformed", "reason": "Transcript error"})
     assert len(check["attempts"]) == 8 and not check["rejected"]
     with pytest.raises(StageFailed) as e:
-        judge_soundness({"flipped_proof_byte": check, "changed_public_output": {"verdict": "rejected",
-                                                                                "rejected": True, "reason": "x"}})
+        judge_soundness(
+            {
+                "flipped_proof_byte": check,
+                "changed_public_output": {"verdict": "rejected", "rejected": True, "reason": "x"},
+            }
+        )
     assert e.value.kind == "check_failed" and "Transcript error" in e.value.cause

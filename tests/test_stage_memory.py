@@ -1,4 +1,5 @@
 """The stage child's memory measurement and how a child's death is classified."""
+
 import json
 import signal
 import subprocess
@@ -30,11 +31,12 @@ print(json.dumps({"base": mem.base, "peak": mem.peak, "kernel_reset": mem.kernel
 
 
 def test_a_stage_reports_its_own_peak_not_an_earlier_larger_one():
-    out = subprocess.run([sys.executable, "-c", PEAK_AFTER_A_BIGGER_ONE], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_AFTER_A_BIGGER_ONE], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     m = json.loads(out)
     growth = m["peak"] - m["base"]
-    assert 55 * MiB <= growth <= 75 * MiB, m    # the 60 MiB of this stage, not the 300 MiB before it
+    assert 55 * MiB <= growth <= 75 * MiB, m  # the 60 MiB of this stage, not the 300 MiB before it
     assert m["peak"] < 200 * MiB, m
 
 
@@ -49,7 +51,7 @@ class DeadChild:
 def died(tmp_path, rc: int, log: str, limit: int | None, vm_peak: int) -> tuple[str, str]:
     w = StageWorker(tmp_path / "stage.log", memory_limit_bytes=limit)
     (tmp_path / "stage.log").write_text("an earlier stage's line: memory allocation of 5 bytes failed\n")
-    w._log_offset = (tmp_path / "stage.log").stat().st_size   # where this stage began
+    w._log_offset = (tmp_path / "stage.log").stat().st_size  # where this stage began
     with open(tmp_path / "stage.log", "a") as f:
         f.write(log)
     w.proc, w.vm_peak_bytes = DeadChild(rc), vm_peak
@@ -58,8 +60,11 @@ def died(tmp_path, rc: int, log: str, limit: int | None, vm_peak: int) -> tuple[
 
 # Aborts of other threads pushed the allocation message out of the last lines: the old classifier
 # read only the last 3 lines and said "crashed".
-NOISY_ABORT = ("memory allocation of 104857600 bytes failed\n" + "thread 'rayon' panicked at alloc\n" * 5
-               + "fatal runtime error: failed to initiate panic\n")
+NOISY_ABORT = (
+    "memory allocation of 104857600 bytes failed\n"
+    + "thread 'rayon' panicked at alloc\n" * 5
+    + "fatal runtime error: failed to initiate panic\n"
+)
 
 
 def test_an_abort_under_the_limit_with_the_peak_at_it_is_out_of_memory(tmp_path):

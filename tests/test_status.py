@@ -1,31 +1,49 @@
 import os
 import time
 
-from zkbench.layers import get
-
-from zkbench.engine.cache import atomic_write_json
 from zkbench.engine import RunConfig, run_identity
+from zkbench.engine.cache import atomic_write_json
 from zkbench.engine.results import selection_doc, selection_entry, write_result, write_selection
+from zkbench.layers import get
 from zkbench.tools.status import collect, main, render
 
 
 def test_status_shows_groups_running_workers_and_an_eta(tmp_path, make_result):
     results = tmp_path / "results"
-    done = write_result(make_result(get("ReLU"), 0.5, RunConfig(cache_dir=tmp_path)), results)   # one finished
+    done = write_result(make_result(get("ReLU"), 0.5, RunConfig(cache_dir=tmp_path)), results)  # one finished
     status = results / ".status"
     status.mkdir()
     now = time.time()
-    atomic_write_json(status / "host-1.json", {                          # a live worker proving
-        "experiment": "Tanh-tol2", "group": "core_layers", "stage": "prove", "pid": os.getpid(),
-        "child_pid": os.getpid(), "worker": "gw1", "host": "host", "experiment_started": now - 30,
-        "stage_started": now - 5, "gpu": None, "predicted_peak_rss_bytes": 2**27, "log": str(tmp_path / "x.log")})
+    atomic_write_json(
+        status / "host-1.json",
+        {  # a live worker proving
+            "experiment": "Tanh-tol2",
+            "group": "core_layers",
+            "stage": "prove",
+            "pid": os.getpid(),
+            "child_pid": os.getpid(),
+            "worker": "gw1",
+            "host": "host",
+            "experiment_started": now - 30,
+            "stage_started": now - 5,
+            "gpu": None,
+            "predicted_peak_rss_bytes": 2**27,
+            "log": str(tmp_path / "x.log"),
+        },
+    )
     atomic_write_json(status / "gone-1.json", {"experiment": "ReLU-tol2", "stage": "setup", "pid": 2**22 + 12345})
     (tmp_path / "x.log").write_text("[zkbench] stage prove alive 30s rss=120MiB\n")
 
-    state = collect(results, "smoke")   # no run left a selection: the whole smoke study
-    assert state["groups"]["core_layers"] == {"expected": 24, "done": 1, "running": 1, "failed": 0, "skipped": 0,
-                                              "pending": 22}
-    assert [w["experiment"] for w in state["workers"]] == ["Tanh-tol2"]   # the dead worker's file is ignored
+    state = collect(results, "smoke")  # no run left a selection: the whole smoke study
+    assert state["groups"]["core_layers"] == {
+        "expected": 24,
+        "done": 1,
+        "running": 1,
+        "failed": 0,
+        "skipped": 0,
+        "pending": 22,
+    }
+    assert [w["experiment"] for w in state["workers"]] == ["Tanh-tol2"]  # the dead worker's file is ignored
     assert state["eta_s"] is not None and state["eta_s"] > 0 and state["remaining"] == 39
     text = render(state)
     for expected in ("gw1", "Tanh-tol2", "stage prove", "ETA ~", "alive 30s", "128.0 MiB"):
@@ -36,8 +54,17 @@ def test_status_shows_groups_running_workers_and_an_eta(tmp_path, make_result):
 def paper_run(tmp_path, names=("ReLU", "Tanh")):
     """results/ of a paper run of 4 experiments (its selection written as the controller does)."""
     results, cfg = tmp_path / "results", RunConfig(profile="paper", threads=1, cache_dir=tmp_path / "cache")
-    write_selection(results, selection_doc("paper", [
-        selection_entry(get(n), t, "paper", identity=run_identity(get(n), cfg)) for n in names for t in (0.5, 2.0)]))
+    write_selection(
+        results,
+        selection_doc(
+            "paper",
+            [
+                selection_entry(get(n), t, "paper", identity=run_identity(get(n), cfg))
+                for n in names
+                for t in (0.5, 2.0)
+            ],
+        ),
+    )
     return results, cfg
 
 
@@ -45,16 +72,27 @@ def test_status_counts_the_runs_own_selection(tmp_path, make_result, make_missed
     results, cfg = paper_run(tmp_path)
     write_result(make_result(get("ReLU"), 0.5, cfg), results)
     write_result(make_result(get("ReLU"), 2, cfg), results)
-    write_result(make_missed_result(get("Tanh"), 2, cfg), results)          # tolerance missed: failed
-    write_result(make_result(get("Dense"), 0.5, cfg), results)              # not in the selection
+    write_result(make_missed_result(get("Tanh"), 2, cfg), results)  # tolerance missed: failed
+    write_result(make_result(get("Dense"), 0.5, cfg), results)  # not in the selection
     now = time.time()
-    atomic_write_json(results / ".status" / "host-1.json", {
-        "experiment": "Tanh-tol0.5", "group": "core_layers", "stage": "setup", "pid": os.getpid(), "worker": "gw0",
-        "host": "host", "experiment_started": now - 3, "stage_started": now - 1})
+    atomic_write_json(
+        results / ".status" / "host-1.json",
+        {
+            "experiment": "Tanh-tol0.5",
+            "group": "core_layers",
+            "stage": "setup",
+            "pid": os.getpid(),
+            "worker": "gw0",
+            "host": "host",
+            "experiment_started": now - 3,
+            "stage_started": now - 1,
+        },
+    )
     state = collect(results)
-    assert state["groups"] == {"core_layers": {"expected": 4, "done": 2, "running": 1, "failed": 1, "skipped": 0,
-                                               "pending": 0}}
-    assert [w["experiment"] for w in state["workers"]] == ["Tanh-tol0.5"]   # selection.json is no worker
+    assert state["groups"] == {
+        "core_layers": {"expected": 4, "done": 2, "running": 1, "failed": 1, "skipped": 0, "pending": 0}
+    }
+    assert [w["experiment"] for w in state["workers"]] == ["Tanh-tol0.5"]  # selection.json is no worker
     assert state["remaining"] == 1 and state["profile"] == "paper"
     assert "4 experiments of profile paper: the latest run's selection" in render(state)
 
@@ -73,8 +111,11 @@ def test_status_of_4_finished_paper_experiments_is_4_done_0_pending(tmp_path, ma
 
 def test_status_without_a_selection_or_of_another_profile_counts_the_whole_study(tmp_path):
     results, _ = paper_run(tmp_path)
-    state = collect(results, "smoke")            # asked for smoke, the run was paper
+    state = collect(results, "smoke")  # asked for smoke, the run was paper
     assert state["profile"] == "smoke" and state["selection"] == "registry"
-    assert {g: c["expected"] for g, c in state["groups"].items()} == {"core_layers": 24, "scaling_study": 8,
-                                                                     "composite": 8}
+    assert {g: c["expected"] for g, c in state["groups"].items()} == {
+        "core_layers": 24,
+        "scaling_study": 8,
+        "composite": 8,
+    }
     assert collect(results, "paper")["groups"]["core_layers"]["expected"] == 4

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration   # real pytest/xdist runs in subprocesses
+pytestmark = pytest.mark.integration  # real pytest/xdist runs in subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = str(ROOT / "benchmarks")

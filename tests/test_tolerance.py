@@ -26,15 +26,19 @@ def fake_circuit(c: Candidate) -> dict:
     """Error halves with each scale; the lookup table grows with scale; cols and decomposition set rows."""
     rows = {2: 2000, 4: 1000}[c.num_inner_cols] + {16384: 0, 1024: 300}[c.decomp_base]
     table = max(2 ** (c.scale + 3), {16384: 16384, 1024: 1024}[c.decomp_base])
-    return {"logrows": max(rows, table).bit_length(), "num_rows": rows, "total_assignments": rows * c.num_inner_cols,
-            "tol_metric": 100 / 2 ** c.scale}
+    return {
+        "logrows": max(rows, table).bit_length(),
+        "num_rows": rows,
+        "total_assignments": rows * c.num_inner_cols,
+        "tol_metric": 100 / 2**c.scale,
+    }
 
 
 def test_search_picks_the_cheapest_circuit_meeting_tol_and_records_every_candidate():
     grid = dict(scales=range(1, 12), decompositions=[(16384, 2), (1024, 3)], inner_cols=[2, 4])
     tried, chosen = search(0.5, fake_circuit, **grid)
     best = tried[chosen]
-    assert best["tol_metric"] <= 0.5 and best["scale"] == 8         # 100/2^8 = 0.39
+    assert best["tol_metric"] <= 0.5 and best["scale"] == 8  # 100/2^8 = 0.39
     assert (best["decomp_base"], best["num_inner_cols"]) == (1024, 4)
     assert all("meets_tol" in t and "logrows" in t for t in tried)
     # a looser tolerance is never a costlier circuit, and here it is cheaper
@@ -48,10 +52,11 @@ def test_search_skips_scales_already_known_to_miss_and_survives_failing_candidat
     def evaluate(c):
         seen.append(c)
         return {"error": "RuntimeError: range check"} if c.decomp_base == 128 else fake_circuit(c)
+
     tried, chosen = search(0.5, evaluate, scales=range(1, 12), decompositions=[(16384, 2), (128, 4)], inner_cols=[2])
     assert chosen is not None and tried[chosen]["decomp_base"] == 16384
     later = [c.scale for c in seen if c.decomp_base == 128]
-    assert min(later) == 8          # started at the first passing scale, not at 1
+    assert min(later) == 8  # started at the first passing scale, not at 1
     assert any("error" in t for t in tried)
 
 

@@ -51,16 +51,20 @@ def run(args: argparse.Namespace) -> int:
             path = write_result(r, args.results_dir)
             state = outcome(r)  # a missed tolerance is a failure, whatever the status says
             failed += state != "done"
-            print(f"{experiment_id(name, tol):28} {'ok' if state == 'done' else state:7} {run_detail(r, tol, state)}"
-                  f"  -> {path}")
+            print(
+                f"{experiment_id(name, tol):28} {'ok' if state == 'done' else state:7} {run_detail(r, tol, state)}"
+                f"  -> {path}"
+            )
     return 1 if failed else 0
 
 
 def run_detail(r: dict, tol: float, state: str) -> str:
     if r["status"] == "ok":
-        return (f"logrows {r['circuit']['logrows']}, prove {min(r['stages']['prove']['seconds']):.2f}s, "
-                f"error {r['accuracy']['tol_metric']:.3g}% (tol {tol:g}%)"
-                + ("" if state == "done" else ": tolerance not met"))
+        return (
+            f"logrows {r['circuit']['logrows']}, prove {min(r['stages']['prove']['seconds']):.2f}s, "
+            f"error {r['accuracy']['tol_metric']:.3g}% (tol {tol:g}%)"
+            + ("" if state == "done" else ": tolerance not met")
+        )
     if r["status"] == "failed":
         return f"{r['failure']['stage']}: {r['failure']['cause']}"
     return r["skip_reason"]
@@ -77,8 +81,11 @@ def list_experiments(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None, Callable[..., int]]] = {
     "run": ("run experiments and write their results", add_run_arguments, run),
     "list": ("list the experiments of the registry", None, list_experiments),
-    "status": ("live status of a run: counts per group, the running experiment and stage, ETA",
-               status.add_arguments, status.run),
+    "status": (
+        "live status of a run: counts per group, the running experiment and stage, ETA",
+        status.add_arguments,
+        status.run,
+    ),
     "plan": ("predict memory and time of experiments before running them", plan.add_arguments, plan.run),
     "compare": ("compare two runs; exit 1 on a regression", compare.add_arguments, compare.run),
     "report": ("markdown tables, CSV and plots from results directories", report.add_arguments, report.run),
@@ -87,8 +94,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="zkbench", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="zkbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules = {"status": status, "plan": plan, "compare": compare, "report": report, "predict": predict}
     for name, (help_, add_arguments, _) in COMMANDS.items():

@@ -8,7 +8,7 @@ import re
 _UNIT_NAMES = ("B", "KiB", "MiB", "GiB", "TiB")
 # All prefixes are binary, as in `java -Xmx24G` or `docker --memory 24g`: 1G == 1GB == 1GiB.
 _MULTIPLIERS = {"": 1, "b": 1} | {
-    alias: 1024 ** power
+    alias: 1024**power
     for power, prefix in enumerate("kmgt", start=1)
     for alias in (prefix, prefix + "b", prefix + "ib")
 }
@@ -26,12 +26,14 @@ def human_bytes(n: int) -> str:
 
 
 def parse_memory(text: str) -> int:
-    """"24G", "512M", "1.5GiB", "1000000" -> bytes (prefixes are binary)."""
+    """ "24G", "512M", "1.5GiB", "1000000" -> bytes (prefixes are binary)."""
     match = _SIZE.fullmatch(str(text))
     multiplier = _MULTIPLIERS.get(match.group(2).lower()) if match else None
     if match is None or multiplier is None:
-        raise ValueError(f"invalid memory size {text!r}: expected a number with an optional "
-                         f"unit K, M, G or T (e.g. 24G, 512M, 1.5GiB, 1000000)")
+        raise ValueError(
+            f"invalid memory size {text!r}: expected a number with an optional "
+            f"unit K, M, G or T (e.g. 24G, 512M, 1.5GiB, 1000000)"
+        )
     n_bytes = int(decimal.Decimal(match.group(1)) * multiplier)  # exact, unlike float
     if n_bytes <= 0:
         raise ValueError(f"invalid memory size {text!r}: must be at least 1 byte")

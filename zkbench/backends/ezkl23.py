@@ -43,8 +43,12 @@ class Ezkl23:
     def info(self) -> dict:
         from zkbench.resources.environment import package_build, package_version  # parent side only
 
-        return {"name": self.name, "version": package_version(self.package), "build": package_build(self.package),
-                "device": "cpu"}
+        return {
+            "name": self.name,
+            "version": package_version(self.package),
+            "build": package_build(self.package),
+            "device": "cpu",
+        }
 
     # --- prover operations ---
     @staticmethod
@@ -57,10 +61,12 @@ class Ezkl23:
     def gen_settings(self, onnx: str, settings: str, run_args: dict) -> None:
         _ezkl().gen_settings(onnx, settings, py_run_args=self._run_args(run_args))
 
-    def calibrate(self, data: str, onnx: str, settings: str, scales: list[int],
-                  scale_rebase_multiplier: list[int]) -> None:
-        _ezkl().calibrate_settings(data, onnx, settings, "resources", scales=scales,
-                                scale_rebase_multiplier=scale_rebase_multiplier)
+    def calibrate(
+        self, data: str, onnx: str, settings: str, scales: list[int], scale_rebase_multiplier: list[int]
+    ) -> None:
+        _ezkl().calibrate_settings(
+            data, onnx, settings, "resources", scales=scales, scale_rebase_multiplier=scale_rebase_multiplier
+        )
 
     def compile(self, onnx: str, compiled: str, settings: str) -> None:
         _ezkl().compile_circuit(onnx, compiled, settings)
@@ -82,11 +88,18 @@ class Ezkl23:
             ok = _ezkl().verify(proof, settings, vk, srs)
         except Exception as e:  # noqa: BLE001 - ezkl raises RuntimeError for both kinds
             text = str(e).strip()
-            verdict = ("rejected" if any(r in text for r in VERIFIER_REJECTIONS) else
-                       "malformed" if TRANSCRIPT_UNDECODABLE in text else "error")
+            verdict = (
+                "rejected"
+                if any(r in text for r in VERIFIER_REJECTIONS)
+                else "malformed"
+                if TRANSCRIPT_UNDECODABLE in text
+                else "error"
+            )
             return {"verdict": verdict, "reason": text.splitlines()[0][:300] if text else type(e).__name__}
-        return {"verdict": "accepted" if ok is True else "rejected",
-                "reason": None if ok is True else f"verify returned {ok!r}"}
+        return {
+            "verdict": "accepted" if ok is True else "rejected",
+            "reason": None if ok is True else f"verify returned {ok!r}",
+        }
 
     # --- file formats ---
     def read_outputs(self, witness_path: str) -> list[list[float]]:
@@ -95,10 +108,14 @@ class Ezkl23:
 
     def circuit_facts(self, settings: dict) -> dict:
         ra = settings["run_args"]
-        return {"logrows": ra["logrows"], "num_rows": settings["num_rows"],
-                "total_assignments": settings.get("total_assignments"),
-                "effective_input_scale": ra["input_scale"], "effective_param_scale": ra["param_scale"],
-                "lookup_range": ra["lookup_range"]}
+        return {
+            "logrows": ra["logrows"],
+            "num_rows": settings["num_rows"],
+            "total_assignments": settings.get("total_assignments"),
+            "effective_input_scale": ra["input_scale"],
+            "effective_param_scale": ra["param_scale"],
+            "lookup_range": ra["lookup_range"],
+        }
 
     def transcript(self, proof: dict) -> bytes:
         return bytes(proof["proof"])
@@ -117,10 +134,12 @@ class Ezkl23:
         out = json.loads(json.dumps(proof))
         old = self.public_values(proof)
         # re-encode only what changed, so the other values stay byte-identical to what ezkl wrote
-        out["instances"] = [[h if was == v else _felt_to_hex(v) for h, was, v in zip(hs, olds, vs, strict=True)]
-                            for hs, olds, vs in zip(proof["instances"], old, values, strict=True)]
+        out["instances"] = [
+            [h if was == v else _felt_to_hex(v) for h, was, v in zip(hs, olds, vs, strict=True)]
+            for hs, olds, vs in zip(proof["instances"], old, values, strict=True)
+        ]
         out.pop("pretty_public_inputs", None)  # a derived copy; the verifier reads the instances
         return out
 
 
-BACKEND: Backend = Ezkl23()   # mypy checks that the class meets the protocol
+BACKEND: Backend = Ezkl23()  # mypy checks that the class meets the protocol

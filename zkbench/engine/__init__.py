@@ -19,8 +19,15 @@ _PUBLIC = {
     "status_file": "zkbench.engine.live_status",
     "plan_experiment": "zkbench.engine.planning",
 }
-__all__ = ["STAGES", "RunConfig", "default_cache_dir", "plan_experiment", "run_experiment", "run_identity",
-           "status_file"]
+__all__ = [
+    "STAGES",
+    "RunConfig",
+    "default_cache_dir",
+    "plan_experiment",
+    "run_experiment",
+    "run_identity",
+    "status_file",
+]
 
 if TYPE_CHECKING:
     from zkbench.engine.config import RunConfig, default_cache_dir, run_identity

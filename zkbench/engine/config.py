@@ -18,9 +18,9 @@ def default_cache_dir() -> Path:
 @dataclass
 class RunConfig:
     profile: str = "smoke"
-    rounds: int = 3                     # prove and verify repetitions
+    rounds: int = 3  # prove and verify repetitions
     cache_dir: Path = field(default_factory=default_cache_dir)
-    threads: int | None = None          # prover/torch threads in the child
+    threads: int | None = None  # prover/torch threads in the child
     memory_limit_bytes: int | None = None
     n_calibration: int = 16
     # A candidate must reach search_margin * tol on the calibration inputs, so that unseen
@@ -30,21 +30,23 @@ class RunConfig:
     scales: tuple[int, ...] = tolerance.DEFAULT_SCALES
     decompositions: tuple[tuple[int, int], ...] = tolerance.DEFAULT_DECOMPOSITIONS
     inner_cols: tuple[int, ...] = tolerance.DEFAULT_INNER_COLS
-    gpu: dict = field(default_factory=lambda: {"mode": "cpu", "reason": "not assigned"})  # zkbench.resources.gpu assignment
-    memory_budget: MemoryBudget | None = None   # machine-wide admission for setup and prove
-    max_memory_bytes: int | None = None         # skip a case predicted to need more than this
-    status_dir: Path | None = None              # live status files (zkbench status)
+    gpu: dict = field(
+        default_factory=lambda: {"mode": "cpu", "reason": "not assigned"}
+    )  # zkbench.resources.gpu assignment
+    memory_budget: MemoryBudget | None = None  # machine-wide admission for setup and prove
+    max_memory_bytes: int | None = None  # skip a case predicted to need more than this
+    status_dir: Path | None = None  # live status files (zkbench status)
     # user-supplied SRS files by logrows: {k: (path, expected sha256 or None)}; when given, they
     # replace local generation and a circuit of another logrows fails at stage srs
     srs_files: dict = field(default_factory=dict)
     # predictor points only (zkbench predict measure): build the chosen circuit at this
     # larger logrows, so memory and time are measured at sizes the smoke profile never reaches
     force_logrows: int | None = None
-    backend: str = DEFAULT_BACKEND              # the prover (zkbench.backends)
+    backend: str = DEFAULT_BACKEND  # the prover (zkbench.backends)
 
     def __post_init__(self):
         self.cache_dir = Path(self.cache_dir).expanduser()
-        get_backend(self.backend)   # an unknown name fails here, before any work
+        get_backend(self.backend)  # an unknown name fails here, before any work
         if self.rounds < 1:
             raise ValueError(f"rounds must be >= 1, got {self.rounds}")
 
@@ -55,12 +57,23 @@ def run_identity(spec, config: RunConfig) -> dict:
     build and the workload. A stored result is resumed only when its identity equals the run's
     (zkbench.fixtures.resume.resumable). JSON-shaped, so a stored copy compares equal."""
     profile = spec.result_profile(config.profile)
-    return {"profile": profile, "rounds": config.rounds, "threads": config.threads,
-            "n_calibration": config.n_calibration, "n_heldout": config.n_heldout,
-            "search": {"scales": list(config.scales), "decompositions": [list(d) for d in config.decompositions],
-                       "inner_cols": list(config.inner_cols), "margin": config.search_margin},
-            "backend": config.backend, "ezkl_build": get_backend(config.backend).info()["build"],
-            "force_logrows": config.force_logrows,
-            "workload_version": spec.workload_version, "workload_fingerprint": spec.fingerprint(profile),
-            # the CNNs train on CIFAR-10 instead of the bundled digits when this points at a copy
-            "cifar10": os.environ.get("ZKBENCH_CIFAR10") if spec.inputs == "images" else None}
+    return {
+        "profile": profile,
+        "rounds": config.rounds,
+        "threads": config.threads,
+        "n_calibration": config.n_calibration,
+        "n_heldout": config.n_heldout,
+        "search": {
+            "scales": list(config.scales),
+            "decompositions": [list(d) for d in config.decompositions],
+            "inner_cols": list(config.inner_cols),
+            "margin": config.search_margin,
+        },
+        "backend": config.backend,
+        "ezkl_build": get_backend(config.backend).info()["build"],
+        "force_logrows": config.force_logrows,
+        "workload_version": spec.workload_version,
+        "workload_fingerprint": spec.fingerprint(profile),
+        # the CNNs train on CIFAR-10 instead of the bundled digits when this points at a copy
+        "cifar10": os.environ.get("ZKBENCH_CIFAR10") if spec.inputs == "images" else None,
+    }

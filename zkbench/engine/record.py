@@ -11,7 +11,7 @@ from zkbench.engine.child import Clock
 from zkbench.engine.config import RunConfig, run_identity
 from zkbench.layers import experiment_id
 
-SCHEMA_VERSION = 4   # 4: backend block; 3: search stage, proof_bytes = transcript, soundness verdicts, harness parts
+SCHEMA_VERSION = 4  # 4: backend block; 3: search stage, proof_bytes = transcript, soundness verdicts, harness parts
 
 
 def now() -> str:
@@ -24,15 +24,20 @@ def measured(reply: dict, *more: dict) -> dict:
     both from the round with the highest peak."""
     replies = (reply, *more)
     top = max(replies, key=lambda r: r["peak_rss_bytes"])
-    return {"seconds": [r["seconds"] for r in replies], "cpu_seconds": [r.get("cpu_seconds") for r in replies],
-            "peak_rss_bytes": top["peak_rss_bytes"], "base_rss_bytes": top["base_rss_bytes"],
-            "growth_rss_bytes": top["peak_rss_bytes"] - top["base_rss_bytes"],
-            "rss_method": reply["rss_method"], "cached": False, "measured_at": now()}
+    return {
+        "seconds": [r["seconds"] for r in replies],
+        "cpu_seconds": [r.get("cpu_seconds") for r in replies],
+        "peak_rss_bytes": top["peak_rss_bytes"],
+        "base_rss_bytes": top["base_rss_bytes"],
+        "growth_rss_bytes": top["peak_rss_bytes"] - top["base_rss_bytes"],
+        "rss_method": reply["rss_method"],
+        "cached": False,
+        "measured_at": now(),
+    }
 
 
 def from_cache(stage_record: dict, built_now: bool) -> dict:
     return {**stage_record, "cached": not built_now}
-
 
 
 def base_result(spec, tol: float, config: RunConfig) -> dict:
@@ -53,9 +58,14 @@ def base_result(spec, tol: float, config: RunConfig) -> dict:
         "status": "pending",
         "verified": False,
         "started_at": now(),
-        "config": {"rounds": config.rounds, "threads": config.threads, "max_memory_bytes": config.max_memory_bytes,
-                   "memory_limit_bytes": config.memory_limit_bytes,
-                   "n_calibration": config.n_calibration, "n_heldout": config.n_heldout},
+        "config": {
+            "rounds": config.rounds,
+            "threads": config.threads,
+            "max_memory_bytes": config.max_memory_bytes,
+            "memory_limit_bytes": config.memory_limit_bytes,
+            "n_calibration": config.n_calibration,
+            "n_heldout": config.n_heldout,
+        },
         "environment": environment.fingerprint(),
         "run_identity": run_identity(spec, config),
     }
@@ -79,12 +89,19 @@ def gpu_record(assignment: dict, samples: dict[str, list[dict]]) -> dict:
         note = "no stage was sampled: GPU use not measured"
     elif all(v is False for v in verdicts):
         used = False
-        note = (f"the prover's processes were on none of the GPU's process listings in {len(flat)} sampled "
-                "stage run(s) (NVML per-process accounting)")
+        note = (
+            f"the prover's processes were on none of the GPU's process listings in {len(flat)} sampled "
+            "stage run(s) (NVML per-process accounting)"
+        )
     else:
         used = None
-        why = sorted({s.get("evidence") or s.get("reason") or "not measured" for _, s in flat
-                      if s.get("used_by_prover") is not False})
+        why = sorted(
+            {
+                s.get("evidence") or s.get("reason") or "not measured"
+                for _, s in flat
+                if s.get("used_by_prover") is not False
+            }
+        )
         note = f"GPU use unknown: {'; '.join(why)}"
     return {**assignment, "stages": samples, "used_by_prover": used, "note": note}
 
@@ -98,6 +115,11 @@ def harness_record(clock: Clock, wall_s: float) -> dict:
     measured_s = clock.buckets.get("measured_stage_s", 0.0)
     parts = {k: v for k, v in sorted(clock.buckets.items()) if k != "measured_stage_s"}
     unaccounted = wall_s - measured_s - sum(parts.values())
-    return {"wall_s": wall_s, "measured_stage_s": measured_s, "parts_s": parts,
-            "unaccounted_s": unaccounted, "overhead_s": wall_s - measured_s,
-            "accounted_fraction": (wall_s - abs(unaccounted)) / wall_s if wall_s > 0 else 1.0}
+    return {
+        "wall_s": wall_s,
+        "measured_stage_s": measured_s,
+        "parts_s": parts,
+        "unaccounted_s": unaccounted,
+        "overhead_s": wall_s - measured_s,
+        "accounted_fraction": (wall_s - abs(unaccounted)) / wall_s if wall_s > 0 else 1.0,
+    }

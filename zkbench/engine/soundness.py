@@ -23,9 +23,11 @@ Verify = Callable[[dict, str], dict]  # (tampered proof, check name) -> the veri
 def proof_sizes(backend: Backend, proof: dict, file_bytes: int) -> dict:
     """The proof transcript's length in bytes (what a verifier receives besides the public values),
     the number of public values (instances), and the proof file's size, each under its own name."""
-    return {"proof_bytes": len(backend.transcript(proof)),
-            "proof_instances": sum(len(col) for col in backend.public_values(proof)),
-            "proof_file_bytes": file_bytes}
+    return {
+        "proof_bytes": len(backend.transcript(proof)),
+        "proof_instances": sum(len(col) for col in backend.public_values(proof)),
+        "proof_file_bytes": file_bytes,
+    }
 
 
 def tamper_proof_byte(backend: Backend, proof: dict, index: int | None = None) -> dict:
@@ -104,6 +106,9 @@ def judge_soundness(checks: dict[str, dict]) -> bool:
 
 def check_proof(backend: Backend, proof: dict, verify: Verify) -> dict:
     """Both tamper checks of one proof: {check name: {verdict, rejected, reason[, attempts]}}."""
-    return {"flipped_proof_byte": flipped_byte_check(backend, proof, verify),
-            "changed_public_output": tamper_check(backend, proof, tamper_public_output(backend, proof),
-                                                  "changed_public_output", verify)}
+    return {
+        "flipped_proof_byte": flipped_byte_check(backend, proof, verify),
+        "changed_public_output": tamper_check(
+            backend, proof, tamper_public_output(backend, proof), "changed_public_output", verify
+        ),
+    }

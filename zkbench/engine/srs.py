@@ -20,14 +20,18 @@ def generated_srs(exp, logrows: int) -> dict:
     def build(tmp: Path) -> dict:
         [rep] = exp.stage("srs", op="gen_srs", path=str(tmp / f"k{logrows}.srs"), logrows=logrows)
         return {"srs": measured(rep), "logrows": logrows, "prover": exp.prover_id}
+
     key = srs_cache_key(logrows, exp.prover_id)
     m, built = exp.cache.get_or_build("srs", key, build)
     exp.stages["srs"] = from_cache(m["meta"]["srs"], built)
     info = m["files"][f"k{logrows}.srs"]
     exp.r["sizes"]["srs_bytes"] = info["bytes"]
-    exp.r["srs"] = {"source": f"generated locally by {exp.backend.name} gen_srs (test-only: its toxic waste is known; "
-                               "fine for benchmarking, unsafe for production)",
-                     "sha256": info["sha256"], "logrows": logrows}
+    exp.r["srs"] = {
+        "source": f"generated locally by {exp.backend.name} gen_srs (test-only: its toxic waste is known; "
+        "fine for benchmarking, unsafe for production)",
+        "sha256": info["sha256"],
+        "logrows": logrows,
+    }
     exp.r["cache_keys"]["srs"] = key
     return m
 
@@ -36,8 +40,12 @@ def user_srs(exp, logrows: int) -> dict:
     """The user's SRS for exactly this logrows, its hash checked, copied into the cache."""
     if logrows not in exp.cfg.srs_files:
         have = ", ".join(f"k={k}" for k in sorted(exp.cfg.srs_files))
-        raise StageFailed("srs", "no_srs", f"the circuit needs an SRS for logrows {logrows}, supplied: {have}; "
-                                           f"add --srs {logrows}=PATH (an SRS is never downsized)")
+        raise StageFailed(
+            "srs",
+            "no_srs",
+            f"the circuit needs an SRS for logrows {logrows}, supplied: {have}; "
+            f"add --srs {logrows}=PATH (an SRS is never downsized)",
+        )
     src, expected = exp.cfg.srs_files[logrows]
     src = Path(src)
     if not src.is_file():
@@ -46,15 +54,20 @@ def user_srs(exp, logrows: int) -> dict:
     key = content_key("user-srs", str(src.resolve()), stat.st_size, stat.st_mtime_ns, expected)
 
     def build(tmp: Path) -> dict:
-        [rep] = exp.stage("srs", op="import_srs", preload=(), src=str(src), dst=str(tmp / f"k{logrows}.srs"),
-                           expected_sha256=expected)
+        [rep] = exp.stage(
+            "srs", op="import_srs", preload=(), src=str(src), dst=str(tmp / f"k{logrows}.srs"), expected_sha256=expected
+        )
         return {"srs": measured(rep), "logrows": logrows, "source_path": str(src)}
+
     m, built = exp.cache.get_or_build("srs-user", key, build)
     exp.stages["srs"] = from_cache(m["meta"]["srs"], built)
     info = m["files"][f"k{logrows}.srs"]
     exp.r["sizes"]["srs_bytes"] = info["bytes"]
-    exp.r["srs"] = {"source": f"user-supplied {src}" + (" (sha256 checked)" if expected else
-                                                         " (no expected sha256 given: recorded only)"),
-                     "sha256": info["sha256"], "logrows": logrows}
+    exp.r["srs"] = {
+        "source": f"user-supplied {src}"
+        + (" (sha256 checked)" if expected else " (no expected sha256 given: recorded only)"),
+        "sha256": info["sha256"],
+        "logrows": logrows,
+    }
     exp.r["cache_keys"]["srs"] = key
     return m

@@ -29,13 +29,15 @@ def stats_of(samples: Iterable[float]) -> Stats:
 
 def machine_of(environment: dict) -> str:
     """The fingerprint a result is attributed to: host, CPU model and ezkl version."""
-    return (f"{environment.get('hostname') or 'unknown host'} ({environment.get('cpu_model') or 'unknown CPU'}, "
-            f"ezkl {environment.get('ezkl') or '?'})")
+    return (
+        f"{environment.get('hostname') or 'unknown host'} ({environment.get('cpu_model') or 'unknown CPU'}, "
+        f"ezkl {environment.get('ezkl') or '?'})"
+    )
 
 
 def one_line(text: object, limit: int = 200) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def read_json(path: Path):
@@ -50,7 +52,7 @@ def read_json(path: Path):
 def read_result_strict(path: Path) -> dict:
     doc = read_json(path)
     try:
-        validate(doc)   # rather than results.read_result: the message must say what is wrong
+        validate(doc)  # rather than results.read_result: the message must say what is wrong
     except jsonschema.ValidationError as e:
         raise BadInput(f"{path}: not a valid result document: {one_line(e.message)} (at {e.json_path})") from None
     return doc
@@ -62,8 +64,7 @@ def load_results_dir(path: str | Path) -> list[dict]:
     if not path.is_dir():
         raise BadInput(f"{path}: not a directory")
     # <group>/ folders only: not .status/ (live worker state) nor history/ (replaced results)
-    files = sorted(f for f in path.glob("*/*.json") if not f.parent.name.startswith(".")
-                   and f.parent.name != "history")
+    files = sorted(f for f in path.glob("*/*.json") if not f.parent.name.startswith(".") and f.parent.name != "history")
     if not files:
         raise BadInput(f"{path}: no result documents (expected {path}/<group>/<name>_tol<tol>.json)")
     return [read_result_strict(f) for f in files]

@@ -8,9 +8,15 @@ from collections.abc import Iterable
 def md_table(headers: Iterable[str], rows: Iterable[Iterable]) -> str:
     def cell(v) -> str:
         return str(v).replace("|", "\\|").replace("\n", " ")
+
     headers = list(headers)
-    return "\n".join(["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers),
-                      *("| " + " | ".join(cell(v) for v in r) + " |" for r in rows)])
+    return "\n".join(
+        [
+            "| " + " | ".join(headers) + " |",
+            "|" + " --- |" * len(headers),
+            *("| " + " | ".join(cell(v) for v in r) + " |" for r in rows),
+        ]
+    )
 
 
 def fmt_threshold(x: float | None) -> str:

@@ -26,18 +26,33 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fit", help="refit the constants from measured results and write the data file")
     f.add_argument("results", nargs="+", type=Path, help="results directories (<group>/<name>_tol<tol>.json)")
-    f.add_argument("--cache-dir", action="append", type=Path, required=True,
-                   help="artifact cache holding circuit/<key>/settings.json (repeatable)")
+    f.add_argument(
+        "--cache-dir",
+        action="append",
+        type=Path,
+        required=True,
+        help="artifact cache holding circuit/<key>/settings.json (repeatable)",
+    )
     f.add_argument("--out", type=Path, default=DATA_PATH)
-    f.add_argument("--provenance", action="append", default=[], metavar="COMMAND",
-                   help="a command that produced the results (repeatable), kept in the data file")
+    f.add_argument(
+        "--provenance",
+        action="append",
+        default=[],
+        metavar="COMMAND",
+        help="a command that produced the results (repeatable), kept in the data file",
+    )
     c = sub.add_parser("check", help="predicted vs measured, as a markdown table; exit 1 when a target is missed")
     c.add_argument("results", nargs="*", type=Path, help="results directories (default: the shipped data points)")
     c.add_argument("--cache-dir", action="append", type=Path, default=[])
     c.add_argument("--data", type=Path, default=DATA_PATH, help="constants to check (default: the shipped ones)")
-    c.add_argument("--cv", type=int, metavar="K", default=0,
-                   help="held-out accuracy instead: K-fold cross-validation by circuit, and fit on logrows <= "
-                        "--fit-max-logrows checked on the larger ones; per logrows range")
+    c.add_argument(
+        "--cv",
+        type=int,
+        metavar="K",
+        default=0,
+        help="held-out accuracy instead: K-fold cross-validation by circuit, and fit on logrows <= "
+        "--fit-max-logrows checked on the larger ones; per logrows range",
+    )
     c.add_argument("--fit-max-logrows", type=int, default=15)
     m = sub.add_parser("measure", help="run the predictor points beyond the smoke profile (larger logrows)")
     m.add_argument("--results-dir", type=Path, required=True)
@@ -51,9 +66,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.cmd == "fit":
         data = fit(args.results, args.cache_dir)
-        data["provenance"] = {"measured_by": args.provenance,
-                              "fitted_by": "zkbench predict fit " + " ".join(
-                                  [str(r) for r in args.results] + [f"--cache-dir {c}" for c in args.cache_dir])}
+        data["provenance"] = {
+            "measured_by": args.provenance,
+            "fitted_by": "zkbench predict fit "
+            + " ".join([str(r) for r in args.results] + [f"--cache-dir {c}" for c in args.cache_dir]),
+        }
         if not data["points"]:
             print("error: no ok results with cached settings found", file=sys.stderr)
             return 2
@@ -77,19 +94,30 @@ def run(args: argparse.Namespace) -> int:
         print("error: no ok results with cached settings found", file=sys.stderr)
         return 2
     if args.cv:
-        print(error_table(cross_validate(points, args.cv), f"{args.cv}-fold cross-validation by circuit "
-                                                           f"({len(points)} points): |predicted - measured| / measured"))
+        print(
+            error_table(
+                cross_validate(points, args.cv),
+                f"{args.cv}-fold cross-validation by circuit ({len(points)} points): |predicted - measured| / measured",
+            )
+        )
         print()
-        print(error_table(extrapolate(points, args.fit_max_logrows),
-                          f"fitted on logrows <= {args.fit_max_logrows}, checked on the larger circuits"))
+        print(
+            error_table(
+                extrapolate(points, args.fit_max_logrows),
+                f"fitted on logrows <= {args.fit_max_logrows}, checked on the larger circuits",
+            )
+        )
         return 0
     rows, worst = compare(points, constants)
     print(render(rows, worst))
-    missed = worst["pk_bytes"] > PK_TARGET * 100 or max(worst["setup_peak_rss_bytes"],
-                                                        worst["prove_peak_rss_bytes"]) > RSS_TARGET * 100
+    missed = (
+        worst["pk_bytes"] > PK_TARGET * 100
+        or max(worst["setup_peak_rss_bytes"], worst["prove_peak_rss_bytes"]) > RSS_TARGET * 100
+    )
     return 1 if missed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     from zkbench.cli import main as cli
+
     return cli(["predict", *(sys.argv[1:] if argv is None else argv)])

@@ -14,12 +14,26 @@ from zkbench.resources.predict.layout import columns, features
 from zkbench.resources.predict.model import CONSTANT_NAMES, DEFAULT_PARALLEL_FRACTION, predict
 from zkbench.units import human_bytes
 
-PK_TARGET, RSS_TARGET = 0.10, 0.25   # the check's targets: largest |error| of pk bytes and of peak RSS
+PK_TARGET, RSS_TARGET = 0.10, 0.25  # the check's targets: largest |error| of pk bytes and of peak RSS
 
-SETTINGS_KEYS = ("run_args", "num_rows", "total_assignments", "total_const_size", "total_dynamic_col_size",
-                 "max_dynamic_input_len", "num_dynamic_lookups", "num_shuffles", "total_shuffle_col_size",
-                 "einsum_params", "model_instance_shapes", "module_sizes", "required_lookups",
-                 "required_range_checks", "num_blinding_factors", "version")
+SETTINGS_KEYS = (
+    "run_args",
+    "num_rows",
+    "total_assignments",
+    "total_const_size",
+    "total_dynamic_col_size",
+    "max_dynamic_input_len",
+    "num_dynamic_lookups",
+    "num_shuffles",
+    "total_shuffle_col_size",
+    "einsum_params",
+    "model_instance_shapes",
+    "module_sizes",
+    "required_lookups",
+    "required_range_checks",
+    "num_blinding_factors",
+    "version",
+)
 
 
 def _median(xs: list[float]) -> float:
@@ -136,7 +150,7 @@ def _nnls_relative_offset(rows: list[list[float]], y: list[float], known: list[f
     residual = [yi - k for yi, k in zip(y, known, strict=True)]
     if all(r > 0 for r in residual):
         return _nnls_relative(rows, residual)
-    return _nnls_relative(rows, y)   # a point below `known`: the bound does not hold, fit it all
+    return _nnls_relative(rows, y)  # a point below `known`: the bound does not hold, fit it all
 
 
 def _circuit_key(settings: dict) -> str:
@@ -158,11 +172,15 @@ def fit_points(points: list[dict]) -> dict:
     # keygen holds the whole key it writes: setup_per_pk >= 1. Fitted as 1 + a non-negative excess,
     # since at small k the key and the heap term grow together and the fit alone cannot tell them
     # apart, while at paper sizes (k >= 17) the heap term is 0 and the key term is all there is.
-    s0, s1_excess, s2 = _nnls_relative_offset([[1.0, q, f["setup_heap"]] for q, f in zip(pk, feats, strict=True)],
-                                              [m["setup_peak_rss_bytes"] for m in meas], pk)
+    s0, s1_excess, s2 = _nnls_relative_offset(
+        [[1.0, q, f["setup_heap"]] for q, f in zip(pk, feats, strict=True)],
+        [m["setup_peak_rss_bytes"] for m in meas],
+        pk,
+    )
     s1 = 1.0 + s1_excess
-    p0, p1, p2 = _nnls_relative([[1.0, q, f["prove_ext"]] for q, f in zip(pk, feats, strict=True)],
-                                [m["prove_peak_rss_bytes"] for m in meas])
+    p0, p1, p2 = _nnls_relative(
+        [[1.0, q, f["prove_ext"]] for q, f in zip(pk, feats, strict=True)], [m["prove_peak_rss_bytes"] for m in meas]
+    )
     single = [(f, m) for f, m, p in zip(feats, meas, points, strict=True) if p["threads"] == 1]
     multi = [(f, m, p["threads"]) for f, m, p in zip(feats, meas, points, strict=True) if p["threads"] > 1]
     if single:
@@ -183,7 +201,7 @@ def fit_points(points: list[dict]) -> dict:
                 if th > 1:
                     fractions.append((1 - _median(ts) / t_one) / (1 - 1 / th))
     if not fractions:
-        for f, m, th in multi:   # t = t0 + t1 * work * (1 - p + p / threads)  ->  p
+        for f, m, th in multi:  # t = t0 + t1 * work * (1 - p + p / threads)  ->  p
             one = t1 * f["work"]
             if one > 0:
                 fractions.append((1 - (m["prove_seconds"] - t0) / one) / (1 - 1 / th))
@@ -198,8 +216,12 @@ def fit(results_dirs, cache_dirs) -> dict:
     return {"constants": fit_points(points), "points": points}
 
 
-COLUMNS = (("pk_bytes", "pk"), ("setup_peak_rss_bytes", "setup RSS"), ("prove_peak_rss_bytes", "prove RSS"),
-           ("prove_seconds", "prove time"))
+COLUMNS = (
+    ("pk_bytes", "pk"),
+    ("setup_peak_rss_bytes", "setup RSS"),
+    ("prove_peak_rss_bytes", "prove RSS"),
+    ("prove_seconds", "prove time"),
+)
 
 
 def _err(pred: float, meas: float) -> float:
@@ -221,8 +243,11 @@ def compare(points: list[dict], constants: dict | None = None) -> tuple[list[dic
 
 
 def render(rows: list[dict], worst: dict) -> str:
-    out = ["| experiment | k | thr | pk pred | pk meas | err | setup pred | setup meas | err | prove RSS pred | "
-           "prove RSS meas | err | prove s pred | prove s meas | err |", "|" + "---|" * 15]
+    out = [
+        "| experiment | k | thr | pk pred | pk meas | err | setup pred | setup meas | err | prove RSS pred | "
+        "prove RSS meas | err | prove s pred | prove s meas | err |",
+        "|" + "---|" * 15,
+    ]
     for r in rows:
         cells = [r["id"], str(r["logrows"]), str(r["threads"])]
         for key, _ in COLUMNS:
@@ -236,9 +261,11 @@ def render(rows: list[dict], worst: dict) -> str:
 
 
 def summary(worst: dict, n: int) -> str:
-    return (f"max |error| over {n} experiments: "
-            + ", ".join(f"{label} {worst[key]:.1f}%" for key, label in COLUMNS)
-            + f" (targets: pk {PK_TARGET:.0%}, peak RSS {RSS_TARGET:.0%}; time is reported, not a target)")
+    return (
+        f"max |error| over {n} experiments: "
+        + ", ".join(f"{label} {worst[key]:.1f}%" for key, label in COLUMNS)
+        + f" (targets: pk {PK_TARGET:.0%}, peak RSS {RSS_TARGET:.0%}; time is reported, not a target)"
+    )
 
 
 RANGES = ((0, 12), (13, 14), (15, 17), (18, 99))
@@ -268,8 +295,12 @@ def extrapolate(points: list[dict], fit_max_logrows: int) -> list[dict]:
 
 def error_table(rows: list[dict], title: str) -> str:
     """Max and median |error| per logrows range and quantity."""
-    out = [f"{title}", "", "| logrows | points | " + " | ".join(f"{label} max / median" for _, label in COLUMNS) + " |",
-           "|" + "---|" * (2 + len(COLUMNS))]
+    out = [
+        f"{title}",
+        "",
+        "| logrows | points | " + " | ".join(f"{label} max / median" for _, label in COLUMNS) + " |",
+        "|" + "---|" * (2 + len(COLUMNS)),
+    ]
     for lo, hi in RANGES:
         sel = [r for r in rows if lo <= r["logrows"] <= hi]
         if not sel:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 
-FIELD_BYTES = 32          # one BN254 scalar, raw bytes
-G1_BYTES = 64             # one uncompressed G1 point, raw bytes (vk commitments)
-BLINDING_FACTORS = 5      # halo2: max(3, advice queries per column) + 2; ezkl's gates query at most 2 rotations
-TABLE_PAD = 3             # ezkl RESERVED_BLINDING_ROWS_PAD: table columns hold n - (blinding + 3) rows
-MMAP_THRESHOLD_MAX = 32 * 2 ** 20   # glibc: blocks this big are always mmapped, so freed ones go back to the OS
+FIELD_BYTES = 32  # one BN254 scalar, raw bytes
+G1_BYTES = 64  # one uncompressed G1 point, raw bytes (vk commitments)
+BLINDING_FACTORS = 5  # halo2: max(3, advice queries per column) + 2; ezkl's gates query at most 2 rotations
+TABLE_PAD = 3  # ezkl RESERVED_BLINDING_ROWS_PAD: table columns hold n - (blinding + 3) rows
+MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc: blocks this big are always mmapped, so freed ones go back to the OS
 
 
 def _blocks(capacity: int, usable_rows: int, inner: int) -> int:
@@ -101,7 +101,7 @@ def columns(settings: dict) -> dict:
     """Column counts, constraint degree, selector count and the structural key sizes of a circuit."""
     ra = settings["run_args"]
     k = int(ra["logrows"])
-    n = 2 ** k
+    n = 2**k
     nic = int(ra.get("num_inner_cols") or 1)
     bf = settings.get("num_blinding_factors") or BLINDING_FACTORS
     usable = n - bf - 1
@@ -110,19 +110,19 @@ def columns(settings: dict) -> dict:
 
     blocks = _blocks(int(settings.get("total_assignments") or 0), usable, nic)
     advice = 3 * nic * blocks
-    simple: list[int] = []      # gate degree of every simple selector, in creation order
+    simple: list[int] = []  # gate degree of every simple selector, in creation order
     complex_sel = 0
-    gate_degree = 3             # Mult / Dot gates
-    for _ in range(blocks):     # nonaccum: Add (2), Sub (2), Mult (3) per inner column
+    gate_degree = 3  # Mult / Dot gates
+    for _ in range(blocks):  # nonaccum: Add (2), Sub (2), Mult (3) per inner column
         simple += [2, 2, 3] * nic
-    for _ in range(blocks):     # accum: DotInit, Dot, CumProd, CumProdInit, Sum, SumInit
+    for _ in range(blocks):  # accum: DotInit, Dot, CumProd, CumProdInit, Sum, SumInit
         simple += [3, 3, nic + 2, nic + 1, 2, 2]
     gate_degree = max(gate_degree, nic + 2)
 
     # static lookups (tables: shared input columns + an output column each) and range checks (input columns)
     lookup_groups: list[tuple[int, list[int]]] = []
     table_cols = 0
-    lo, hi = (ra.get("lookup_range") or [0, 0])
+    lo, hi = ra.get("lookup_range") or [0, 0]
     lookups = settings.get("required_lookups") or []
     if lookups:
         t = _table_columns(int(lo), int(hi), table_rows)
@@ -194,15 +194,32 @@ def columns(settings: dict) -> dict:
     num_selectors = len(simple) + complex_sel
     vk_bytes = 7 + G1_BYTES * (fixed + equality) + num_selectors * math.ceil(n / 8)
     # + serialization framing: 36 bytes, and 24 per column (length prefixes of its three polynomials)
-    pk_struct = FIELD_BYTES * n * (3 * extension + (2 + extension) * (fixed + equality)) + vk_bytes \
-        + 36 + 24 * (fixed + equality)
+    pk_struct = (
+        FIELD_BYTES * n * (3 * extension + (2 + extension) * (fixed + equality))
+        + vk_bytes
+        + 36
+        + 24 * (fixed + equality)
+    )
     return {
-        "logrows": k, "n": n, "num_inner_cols": nic, "blocks": blocks,
-        "advice_columns": advice, "instance_columns": instance, "constant_columns": const_cols,
-        "table_columns": table_cols, "selector_columns": selector_cols, "fixed_columns": fixed,
-        "equality_columns": equality, "selectors": num_selectors, "lookup_arguments": lookup_args,
-        "permutation_chunks": perm_chunks, "degree": degree, "extension": extension,
-        "vk_bytes": vk_bytes, "pk_struct_bytes": pk_struct, "instances": _instances(settings),
+        "logrows": k,
+        "n": n,
+        "num_inner_cols": nic,
+        "blocks": blocks,
+        "advice_columns": advice,
+        "instance_columns": instance,
+        "constant_columns": const_cols,
+        "table_columns": table_cols,
+        "selector_columns": selector_cols,
+        "fixed_columns": fixed,
+        "equality_columns": equality,
+        "selectors": num_selectors,
+        "lookup_arguments": lookup_args,
+        "permutation_chunks": perm_chunks,
+        "degree": degree,
+        "extension": extension,
+        "vk_bytes": vk_bytes,
+        "pk_struct_bytes": pk_struct,
+        "instances": _instances(settings),
         "notes": notes,
     }
 
@@ -211,9 +228,10 @@ def features(cols: dict) -> dict:
     """The byte and work quantities the fitted constants multiply (see the module docstring)."""
     n, e, k = cols["n"], cols["extension"], cols["logrows"]
     fp = cols["fixed_columns"] + cols["equality_columns"]
-    ext_cols = cols["advice_columns"] + cols["instance_columns"] + 2 * cols["lookup_arguments"] \
-        + cols["permutation_chunks"]
-    coset = FIELD_BYTES * e * n          # one extended-domain polynomial
+    ext_cols = (
+        cols["advice_columns"] + cols["instance_columns"] + 2 * cols["lookup_arguments"] + cols["permutation_chunks"]
+    )
+    coset = FIELD_BYTES * e * n  # one extended-domain polynomial
     return {
         "pk_struct": float(cols["pk_struct_bytes"]),
         "setup_heap": float(coset * (3 + fp)) if coset < MMAP_THRESHOLD_MAX else 0.0,

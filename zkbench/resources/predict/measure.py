@@ -12,8 +12,13 @@ from zkbench.units import human_bytes
 # logrows (RunConfig.force_logrows), so memory and time are measured at k 15-17 on a small machine; one
 # circuit at 1 and 2 threads gives the parallel fraction.
 MEASURE_POINTS = (
-    ("Dense", 2.0, 15, 1), ("Dense", 2.0, 16, 1), ("Dense", 2.0, 17, 1), ("Dense", 2.0, 16, 2),
-    ("Tanh", 2.0, 16, 1), ("MaxPool2d_k2", 2.0, 15, 1), ("CNN_Strided", 2.0, 15, 1),
+    ("Dense", 2.0, 15, 1),
+    ("Dense", 2.0, 16, 1),
+    ("Dense", 2.0, 17, 1),
+    ("Dense", 2.0, 16, 2),
+    ("Tanh", 2.0, 16, 1),
+    ("MaxPool2d_k2", 2.0, 15, 1),
+    ("CNN_Strided", 2.0, 15, 1),
 )
 
 
@@ -23,6 +28,7 @@ def measure(results_dir: Path, cache_dir: Path, points=MEASURE_POINTS, max_logro
     from zkbench.engine import RunConfig, run_experiment
     from zkbench.engine.cache import atomic_write_json
     from zkbench.engine.results import validate
+
     written = []
     for name, tol, k, threads in points:
         if max_logrows is not None and k > max_logrows:
@@ -38,6 +44,8 @@ def measure(results_dir: Path, cache_dir: Path, points=MEASURE_POINTS, max_logro
         validate(r)
         atomic_write_json(path, r)
         written.append(path)
-        print(f"{where}: pk {human_bytes(r['sizes']['pk_bytes'])}, prove peak {human_bytes(r['stages']['prove']['peak_rss_bytes'])}, "
-              f"prove {r['stages']['prove']['seconds'][0]:.2f} s")
+        print(
+            f"{where}: pk {human_bytes(r['sizes']['pk_bytes'])}, prove peak {human_bytes(r['stages']['prove']['peak_rss_bytes'])}, "
+            f"prove {r['stages']['prove']['seconds'][0]:.2f} s"
+        )
     return written

@@ -13,10 +13,21 @@ from zkbench.resources.predict.layout import columns, features
 DATA_PATHS = {"ezkl-23": Path(__file__).with_name("ezkl-23.json")}
 DATA_PATH = DATA_PATHS["ezkl-23"]
 
-DEFAULT_PARALLEL_FRACTION = 0.85   # used only when the data have no multi-thread run to fit it from
+DEFAULT_PARALLEL_FRACTION = 0.85  # used only when the data have no multi-thread run to fit it from
 
-CONSTANT_NAMES = ("pk_scale", "pk_offset", "setup_base", "setup_per_pk", "setup_heap", "prove_base",
-                  "prove_per_pk", "prove_per_ext", "time_base", "time_per_unit", "parallel_fraction")
+CONSTANT_NAMES = (
+    "pk_scale",
+    "pk_offset",
+    "setup_base",
+    "setup_per_pk",
+    "setup_heap",
+    "prove_base",
+    "prove_per_pk",
+    "prove_per_ext",
+    "time_base",
+    "time_per_unit",
+    "parallel_fraction",
+)
 
 
 @lru_cache(maxsize=4)
@@ -46,17 +57,38 @@ def predict(settings: dict, threads: int = 1, constants: dict | None = None, bac
     out = {
         "pk_bytes": int(round(pk)),
         "vk_bytes": int(cols["vk_bytes"]),
-        "setup_peak_rss_bytes": int(round(c["setup_base"] + c["setup_per_pk"] * pk + c["setup_heap"] * f["setup_heap"])),
-        "prove_peak_rss_bytes": int(round(c["prove_base"] + c["prove_per_pk"] * pk + c["prove_per_ext"] * f["prove_ext"])),
+        "setup_peak_rss_bytes": int(
+            round(c["setup_base"] + c["setup_per_pk"] * pk + c["setup_heap"] * f["setup_heap"])
+        ),
+        "prove_peak_rss_bytes": int(
+            round(c["prove_base"] + c["prove_per_pk"] * pk + c["prove_per_ext"] * f["prove_ext"])
+        ),
         "prove_seconds": c["time_base"] + c["time_per_unit"] * f["work"] * (1 - p + p / threads),
         "threads": threads,
         "model": "zkbench.resources.predict",
         "backend": backend,
     }
-    out.update({key: cols[key] for key in ("logrows", "num_inner_cols", "blocks", "advice_columns",
-                                           "instance_columns", "constant_columns", "table_columns",
-                                           "selector_columns", "fixed_columns", "equality_columns",
-                                           "lookup_arguments", "permutation_chunks", "degree", "extension")})
+    out.update(
+        {
+            key: cols[key]
+            for key in (
+                "logrows",
+                "num_inner_cols",
+                "blocks",
+                "advice_columns",
+                "instance_columns",
+                "constant_columns",
+                "table_columns",
+                "selector_columns",
+                "fixed_columns",
+                "equality_columns",
+                "lookup_arguments",
+                "permutation_chunks",
+                "degree",
+                "extension",
+            )
+        }
+    )
     out["num_rows"] = settings.get("num_rows")
     if cols["notes"]:
         out["notes"] = list(cols["notes"])

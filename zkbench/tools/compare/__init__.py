@@ -50,6 +50,7 @@ from extra_info, applies the noise-aware rule above and sets the exit status, so
 The suite writes that JSON in fixtures/benchmark_json.py (add_benchmarks): one entry per
 experiment and timed stage, the suite's metrics in extra_info.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -109,27 +110,58 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("new", type=Path, help="pytest-benchmark JSON or results directory")
     ap.add_argument("--all", action="store_true", help="show every comparison, not only changed/flagged ones")
     ap.add_argument("--no-times", action="store_true", help="do not compare stage times")
-    ap.add_argument("--time-threshold", type=_fraction, default=DEFAULT_THRESHOLDS["time"],
-                    help="allowed slowdown of a stage's median (default 20%%)")
-    ap.add_argument("--min-time-delta", type=_seconds, default=DEFAULT_MIN_TIME_DELTA, metavar="SECONDS",
-                    help="smallest change of a median that counts (default 0.05 s)")
-    ap.add_argument("--threshold", type=_threshold_item, action="append", default=[], metavar="NAME=VALUE",
-                    help="per-metric threshold, e.g. proof_bytes=5%% or time_verify=0.5 or tol_metric=off")
-    ap.add_argument("--normalize-by", type=_reference, metavar="EXPERIMENT::STAGE",
-                    help="divide times by this entry's median in the same input, e.g. Dense-tol0.5::prove")
-    ap.add_argument("--circuit-only", action="store_true",
-                    help="compare status and circuits only (logrows, rows, scales, key and proof sizes): any change "
-                         "either way fails; no times, memory or accuracy")
-    ap.add_argument("--fail-on-missing", action="store_true",
-                    help="experiments missing from NEW (or skipped, or another profile) are regressions")
+    ap.add_argument(
+        "--time-threshold",
+        type=_fraction,
+        default=DEFAULT_THRESHOLDS["time"],
+        help="allowed slowdown of a stage's median (default 20%%)",
+    )
+    ap.add_argument(
+        "--min-time-delta",
+        type=_seconds,
+        default=DEFAULT_MIN_TIME_DELTA,
+        metavar="SECONDS",
+        help="smallest change of a median that counts (default 0.05 s)",
+    )
+    ap.add_argument(
+        "--threshold",
+        type=_threshold_item,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="per-metric threshold, e.g. proof_bytes=5%% or time_verify=0.5 or tol_metric=off",
+    )
+    ap.add_argument(
+        "--normalize-by",
+        type=_reference,
+        metavar="EXPERIMENT::STAGE",
+        help="divide times by this entry's median in the same input, e.g. Dense-tol0.5::prove",
+    )
+    ap.add_argument(
+        "--circuit-only",
+        action="store_true",
+        help="compare status and circuits only (logrows, rows, scales, key and proof sizes): any change "
+        "either way fails; no times, memory or accuracy",
+    )
+    ap.add_argument(
+        "--fail-on-missing",
+        action="store_true",
+        help="experiments missing from NEW (or skipped, or another profile) are regressions",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = compare(args.base, args.new, times=not args.no_times, normalize_by=args.normalize_by,
-                         fail_on_missing=args.fail_on_missing, min_time_delta=args.min_time_delta,
-                         circuit_only=args.circuit_only,
-                         **{"time": args.time_threshold, **dict(args.threshold)})
+        result = compare(
+            args.base,
+            args.new,
+            times=not args.no_times,
+            normalize_by=args.normalize_by,
+            fail_on_missing=args.fail_on_missing,
+            min_time_delta=args.min_time_delta,
+            circuit_only=args.circuit_only,
+            **{"time": args.time_threshold, **dict(args.threshold)},
+        )
     except BadInput as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -139,4 +171,5 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from zkbench.cli import main as cli
+
     return cli(["compare", *(sys.argv[1:] if argv is None else argv)])

@@ -18,8 +18,16 @@ from zkbench.tools.compare.runs import (
 from zkbench.tools.markdown import fmt_threshold, md_table
 from zkbench.units import human_bytes
 
-DEFAULT_THRESHOLDS = {"time": 0.20, "logrows": 0.0, "num_rows": 0.0, "pk_bytes": 0.01, "vk_bytes": 0.01,
-                      "proof_bytes": 0.01, "peak_rss_bytes": 0.25, "tol_metric": 0.10}
+DEFAULT_THRESHOLDS = {
+    "time": 0.20,
+    "logrows": 0.0,
+    "num_rows": 0.0,
+    "pk_bytes": 0.01,
+    "vk_bytes": 0.01,
+    "proof_bytes": 0.01,
+    "peak_rss_bytes": 0.25,
+    "tol_metric": 0.10,
+}
 # Seconds. Two idle smoke runs of one commit on a 2-core VM moved single-round witness and verify
 # stages of 10-30 ms by up to 20 ms: below this, a change is scheduler jitter, not the code.
 DEFAULT_MIN_TIME_DELTA = 0.050
@@ -28,17 +36,17 @@ THRESHOLD_NAMES = (*DEFAULT_THRESHOLDS, *(f"time_{s}" for s in STAGES), *(f"peak
 REGRESSION, IMPROVED, WITHIN = "REGRESSION", "improved", "within threshold"
 NOISE, UNCHANGED, CACHED, OFF = "noise", "unchanged", "cached", "off"
 NOT_RUN, INCOMPARABLE, TRADED = "not run", "incomparable", "traded for a smaller circuit"
-CHANGED = "CHANGED"   # --circuit-only: any difference fails
-QUIET = frozenset({NOISE, UNCHANGED, CACHED, OFF})   # rows hidden unless --all
+CHANGED = "CHANGED"  # --circuit-only: any difference fails
+QUIET = frozenset({NOISE, UNCHANGED, CACHED, OFF})  # rows hidden unless --all
 
 
 @dataclass(frozen=True)
 class Row:
     experiment: str
-    metric: str              # "logrows", "prove time", "prove peak_rss_bytes", ...
+    metric: str  # "logrows", "prove time", "prove peak_rss_bytes", ...
     base: object
     new: object
-    change: float | None     # new / base - 1 for numbers
+    change: float | None  # new / base - 1 for numbers
     verdict: str
 
 
@@ -97,8 +105,10 @@ def _status_row(exp: str, base: str, new: str, absent: str) -> Row:
 
 
 def _smaller_circuit(b: Experiment, n: Experiment) -> bool:
-    return any(b.metrics.get(m) is not None and n.metrics.get(m) is not None and n.metrics[m] < b.metrics[m]
-               for m in ("num_rows", "logrows"))
+    return any(
+        b.metrics.get(m) is not None and n.metrics.get(m) is not None and n.metrics[m] < b.metrics[m]
+        for m in ("num_rows", "logrows")
+    )
 
 
 def _circuit_rows(b: Experiment, n: Experiment) -> list[Row]:
@@ -106,22 +116,24 @@ def _circuit_rows(b: Experiment, n: Experiment) -> list[Row]:
     rows = []
     for m in CIRCUIT_METRICS:
         base, new = b.metrics.get(m), n.metrics.get(m)
-        if base is not None and new is not None:   # scales: only where both inputs are results directories
+        if base is not None and new is not None:  # scales: only where both inputs are results directories
             rows.append(Row(b.id, m, base, new, _change(base, new), UNCHANGED if base == new else CHANGED))
     return rows
 
 
-def _experiment_rows(b: Experiment, n: Experiment, th: dict, times: bool, strict: bool,
-                     time_floor: float, circuit_only: bool = False) -> list[Row]:
+def _experiment_rows(
+    b: Experiment, n: Experiment, th: dict, times: bool, strict: bool, time_floor: float, circuit_only: bool = False
+) -> list[Row]:
     """strict (--fail-on-missing): what was not measured in NEW is a regression. time_floor: in the
     runs' time unit."""
-    if b.profile != n.profile:   # smoke vs paper: different workloads, nothing is comparable
+    if b.profile != n.profile:  # smoke vs paper: different workloads, nothing is comparable
         return [Row(b.id, "profile", b.profile, n.profile, None, REGRESSION if strict else INCOMPARABLE)]
     rows = [_status_row(b.id, b.metrics["status"], n.metrics["status"], REGRESSION if strict else NOT_RUN)]
     if circuit_only:
         return rows + _circuit_rows(b, n)
-    both = [m for m in (*BOOLEAN_METRICS, *NUMERIC_METRICS) if b.metrics.get(m) is not None
-            and n.metrics.get(m) is not None]
+    both = [
+        m for m in (*BOOLEAN_METRICS, *NUMERIC_METRICS) if b.metrics.get(m) is not None and n.metrics.get(m) is not None
+    ]
     rows += [_bool_row(b.id, m, b.metrics[m], n.metrics[m]) for m in both if m in BOOLEAN_METRICS]
     for m in (m for m in both if m in NUMERIC_METRICS):
         # tol_metric: the growth must also be a real share of the tolerance budget (percent points).
@@ -134,8 +146,13 @@ def _experiment_rows(b: Experiment, n: Experiment, th: dict, times: bool, strict
         if times:
             rows.append(_time_row(b.id, stage, bt, nt, th.get(f"time_{stage}", th["time"]), time_floor))
         if bt.peak_rss_bytes is not None and nt.peak_rss_bytes is not None:
-            row = _numeric_row(b.id, f"{stage} peak_rss_bytes", bt.peak_rss_bytes, nt.peak_rss_bytes,
-                               th.get(f"peak_{stage}", th["peak_rss_bytes"]))
+            row = _numeric_row(
+                b.id,
+                f"{stage} peak_rss_bytes",
+                bt.peak_rss_bytes,
+                nt.peak_rss_bytes,
+                th.get(f"peak_{stage}", th["peak_rss_bytes"]),
+            )
             rows.append(replace(row, verdict=CACHED) if bt.cached or nt.cached else row)
     return rows
 
@@ -144,7 +161,7 @@ def _thresholds(overrides: dict) -> dict:
     unknown = sorted(set(overrides) - set(THRESHOLD_NAMES))
     if unknown:
         raise TypeError(f"unknown threshold {', '.join(unknown)}: use {', '.join(THRESHOLD_NAMES)}")
-    bad = [k for k, v in overrides.items() if v is not None and not v >= 0]   # also NaN
+    bad = [k for k, v in overrides.items() if v is not None and not v >= 0]  # also NaN
     if bad:
         raise ValueError(f"threshold {', '.join(bad)} must be a fraction >= 0 or None")
     return {**DEFAULT_THRESHOLDS, **overrides}
@@ -155,8 +172,8 @@ class Comparison:
     base_run: Run
     new_run: Run
     rows: list
-    missing: list            # experiment ids in base, not in new
-    new: list                # experiment ids in new, not in base
+    missing: list  # experiment ids in base, not in new
+    new: list  # experiment ids in new, not in base
     thresholds: dict
     min_time_delta: float
     normalized_by: str | None = None
@@ -168,26 +185,50 @@ class Comparison:
     def to_markdown(self, all_rows: bool = False) -> str:
         shown = self.rows if all_rows else [r for r in self.rows if r.verdict not in QUIET]
         improved = sum(r.verdict == IMPROVED for r in self.rows)
-        lines = ["# Benchmark comparison", "",
-                 f"- base: `{self.base_run.source}`: {self.base_run.machine}",
-                 f"- new: `{self.new_run.source}`: {self.new_run.machine}",
-                 "- thresholds: " + ", ".join(f"{k} {fmt_threshold(v)}" for k, v in self.thresholds.items())
-                 + f"; a time regresses only above the base's max and by more than {self.min_time_delta:g} s"]
+        lines = [
+            "# Benchmark comparison",
+            "",
+            f"- base: `{self.base_run.source}`: {self.base_run.machine}",
+            f"- new: `{self.new_run.source}`: {self.new_run.machine}",
+            "- thresholds: "
+            + ", ".join(f"{k} {fmt_threshold(v)}" for k, v in self.thresholds.items())
+            + f"; a time regresses only above the base's max and by more than {self.min_time_delta:g} s",
+        ]
         if self.normalized_by:
             lines.append(f"- times are multiples of `{self.normalized_by}` in their own run")
         elif self.base_run.machine != self.new_run.machine:
-            lines.append("- **warning**: different environments (host, CPU or ezkl); to compare times across "
-                         "machines use `--normalize-by EXPERIMENT::STAGE`")
-        lines += ["", f"**{len(self.regressions)} regression(s)**, {improved} improvement(s), "
-                      f"{len(self.rows)} comparison(s)", ""]
+            lines.append(
+                "- **warning**: different environments (host, CPU or ezkl); to compare times across "
+                "machines use `--normalize-by EXPERIMENT::STAGE`"
+            )
+        lines += [
+            "",
+            f"**{len(self.regressions)} regression(s)**, {improved} improvement(s), {len(self.rows)} comparison(s)",
+            "",
+        ]
         if shown:
-            lines.append(md_table(("experiment", "stage/metric", "base", "new", "change", "verdict"),
-                                  [(r.experiment, r.metric, self._fmt(r.metric, r.base), self._fmt(r.metric, r.new),
-                                    "" if r.change is None else f"{r.change:+.1%}", r.verdict) for r in shown]))
+            lines.append(
+                md_table(
+                    ("experiment", "stage/metric", "base", "new", "change", "verdict"),
+                    [
+                        (
+                            r.experiment,
+                            r.metric,
+                            self._fmt(r.metric, r.base),
+                            self._fmt(r.metric, r.new),
+                            "" if r.change is None else f"{r.change:+.1%}",
+                            r.verdict,
+                        )
+                        for r in shown
+                    ],
+                )
+            )
         else:
             lines.append("_No changes beyond noise._")
-        for title, ids in ((f"Missing in new ({len(self.missing)})", self.missing),
-                           (f"New in new ({len(self.new)})", self.new)):
+        for title, ids in (
+            (f"Missing in new ({len(self.missing)})", self.missing),
+            (f"New in new ({len(self.new)})", self.new),
+        ):
             lines += ["", f"## {title}", ""] + ([f"- {i}" for i in ids] or ["none"])
         return "\n".join(lines) + "\n"
 
@@ -201,8 +242,17 @@ class Comparison:
         return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def compare(base, new, *, times: bool = True, normalize_by: str | None = None, fail_on_missing: bool = False,
-            min_time_delta: float = DEFAULT_MIN_TIME_DELTA, circuit_only: bool = False, **thresholds) -> Comparison:
+def compare(
+    base,
+    new,
+    *,
+    times: bool = True,
+    normalize_by: str | None = None,
+    fail_on_missing: bool = False,
+    min_time_delta: float = DEFAULT_MIN_TIME_DELTA,
+    circuit_only: bool = False,
+    **thresholds,
+) -> Comparison:
     """Compare two runs (paths or Run objects). thresholds: DEFAULT_THRESHOLDS keys or time_<stage>,
     each a fraction or None (off). fail_on_missing: missing, skipped or profile-mismatched
     experiments are regressions. min_time_delta: seconds a time must change by to count.
@@ -215,7 +265,7 @@ def compare(base, new, *, times: bool = True, normalize_by: str | None = None, f
     missing = sorted(b.keys() - n.keys())
     rows = [Row(i, "experiment", "present", "missing", None, REGRESSION) for i in missing if fail_on_missing]
     for exp_id in sorted(b.keys() & n.keys()):
-        rows += _experiment_rows(b[exp_id], n[exp_id], th, times, fail_on_missing,
-                                 min_time_delta / base_run.time_unit, circuit_only)
-    return Comparison(base_run, new_run, rows, missing, sorted(n.keys() - b.keys()), th, min_time_delta,
-                      normalize_by)
+        rows += _experiment_rows(
+            b[exp_id], n[exp_id], th, times, fail_on_missing, min_time_delta / base_run.time_unit, circuit_only
+        )
+    return Comparison(base_run, new_run, rows, missing, sorted(n.keys() - b.keys()), th, min_time_delta, normalize_by)

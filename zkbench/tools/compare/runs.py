@@ -11,8 +11,7 @@ from zkbench.engine.results import SCHEMA_PATH
 from zkbench.tools.load import BadInput, load_results_dir, machine_of, one_line, read_json, stats_of
 
 # Pipeline order of the stages, from the schema so that this module needs no torch import.
-STAGES: tuple[str, ...] = tuple(
-    json.loads(SCHEMA_PATH.read_text())["properties"]["stages"]["propertyNames"]["enum"])
+STAGES: tuple[str, ...] = tuple(json.loads(SCHEMA_PATH.read_text())["properties"]["stages"]["propertyNames"]["enum"])
 NUMERIC_METRICS = ("logrows", "num_rows", "pk_bytes", "vk_bytes", "proof_bytes", "tol_metric")
 # What makes the circuit the same circuit (--circuit-only): any change either way counts. The scales
 # are in result documents only, so a benchmark JSON input compares the rest.
@@ -24,6 +23,7 @@ METRICS = ("status", "tol", *NUMERIC_METRICS, *BOOLEAN_METRICS, "input_scale", "
 @dataclass(frozen=True)
 class Timing:
     """One stage's measured rounds (seconds, or multiples of the reference when normalized)."""
+
     median: float
     min: float
     max: float
@@ -38,27 +38,33 @@ class Timing:
 class Experiment:
     id: str
     profile: str | None
-    metrics: dict            # METRICS; None where not measured (e.g. a failed experiment)
-    stages: dict             # stage -> Timing
+    metrics: dict  # METRICS; None where not measured (e.g. a failed experiment)
+    stages: dict  # stage -> Timing
 
 
 @dataclass(frozen=True)
 class Run:
     source: Path
     machine: str
-    experiments: dict        # id -> Experiment
-    time_unit: float = 1.0   # seconds per unit of its timings (the reference median once normalized)
+    experiments: dict  # id -> Experiment
+    time_unit: float = 1.0  # seconds per unit of its timings (the reference median once normalized)
 
 
 def result_metrics(result: dict) -> dict:
     """The compared per-experiment metrics of a result document (None where absent)."""
     circuit, sizes, accuracy = (result.get(k, {}) for k in ("circuit", "sizes", "accuracy"))
-    return {"status": result["status"], "tol": result["tol"],
-            "logrows": circuit.get("logrows"), "num_rows": circuit.get("num_rows"),
-            "input_scale": circuit.get("input_scale"), "param_scale": circuit.get("param_scale"),
-            **{k: sizes.get(k) for k in ("pk_bytes", "vk_bytes", "proof_bytes")},
-            "tol_metric": accuracy.get("tol_metric"), "tolerance_met": accuracy.get("tolerance_met"),
-            "verified": result["verified"]}
+    return {
+        "status": result["status"],
+        "tol": result["tol"],
+        "logrows": circuit.get("logrows"),
+        "num_rows": circuit.get("num_rows"),
+        "input_scale": circuit.get("input_scale"),
+        "param_scale": circuit.get("param_scale"),
+        **{k: sizes.get(k) for k in ("pk_bytes", "vk_bytes", "proof_bytes")},
+        "tol_metric": accuracy.get("tol_metric"),
+        "tolerance_met": accuracy.get("tolerance_met"),
+        "verified": result["verified"],
+    }
 
 
 def _timing(stage_record: dict) -> Timing:
@@ -68,9 +74,12 @@ def _timing(stage_record: dict) -> Timing:
 
 def run_from_results(path: str | Path) -> Run:
     results = load_results_dir(path)
-    experiments = {r["id"]: Experiment(r["id"], r["profile"], result_metrics(r),
-                                       {s: _timing(rec) for s, rec in r.get("stages", {}).items()})
-                   for r in results}
+    experiments = {
+        r["id"]: Experiment(
+            r["id"], r["profile"], result_metrics(r), {s: _timing(rec) for s, rec in r.get("stages", {}).items()}
+        )
+        for r in results
+    }
     machines = sorted({machine_of(r["environment"]) for r in results})
     return Run(Path(path), "; ".join(machines), experiments)
 
@@ -79,29 +88,42 @@ def run_from_benchmark(path: str | Path) -> Run:
     path = Path(path)
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        hint = " (it is a result document: pass its results directory)" \
-            if isinstance(doc, dict) and "schema_version" in doc else ""
+        hint = (
+            " (it is a result document: pass its results directory)"
+            if isinstance(doc, dict) and "schema_version" in doc
+            else ""
+        )
         raise BadInput(f"{path}: not a pytest-benchmark JSON: no 'benchmarks' list{hint}")
     experiments: dict[str, Experiment] = {}
     for i, bench in enumerate(doc["benchmarks"]):
         info = bench.get("extra_info") if isinstance(bench, dict) else None
         if not isinstance(info, dict) or "experiment" not in info:
-            continue   # some other benchmark sharing the file
+            continue  # some other benchmark sharing the file
         try:
             st = bench["stats"]
             # A resumed entry repeats an earlier run's measurement: like a cached stage, not measured now.
-            timing = Timing(st["median"], st["min"], st["max"], bool(info.get("cached") or info.get("resumed")),
-                            info.get("peak_rss_bytes"))
-            exp = experiments.setdefault(info["experiment"], Experiment(
-                info["experiment"], info.get("profile"), {k: info.get(k) for k in METRICS}, {}))
+            timing = Timing(
+                st["median"],
+                st["min"],
+                st["max"],
+                bool(info.get("cached") or info.get("resumed")),
+                info.get("peak_rss_bytes"),
+            )
+            exp = experiments.setdefault(
+                info["experiment"],
+                Experiment(info["experiment"], info.get("profile"), {k: info.get(k) for k in METRICS}, {}),
+            )
             exp.stages[info["stage"]] = timing
         except (KeyError, TypeError) as e:
             raise BadInput(f"{path}: benchmarks[{i}] lacks {one_line(e)} (stats or extra_info field)") from None
     if not experiments:
         raise BadInput(f"{path}: no EZKL experiment entries (benchmarks[].extra_info.experiment)")
-    info = doc.get("machine_info") or {}   # pytest-benchmark's, plus the suite's cpu_model and ezkl
-    environment = {"hostname": info.get("node"), "ezkl": info.get("ezkl"),
-                   "cpu_model": info.get("cpu_model") or (info.get("cpu") or {}).get("brand_raw")}
+    info = doc.get("machine_info") or {}  # pytest-benchmark's, plus the suite's cpu_model and ezkl
+    environment = {
+        "hostname": info.get("node"),
+        "ezkl": info.get("ezkl"),
+        "cpu_model": info.get("cpu_model") or (info.get("cpu") or {}).get("brand_raw"),
+    }
     return Run(path, machine_of(environment), experiments)
 
 
@@ -126,6 +148,8 @@ def normalized(run: Run, reference: str) -> Run:
         raise BadInput(f"{run.source}: {reference} is cached, not measured in this run: pick witness, prove or verify")
     if not ref.median > 0:
         raise BadInput(f"{run.source}: {reference} has a median of {ref.median}: cannot normalize by it")
-    experiments = {k: replace(e, stages={s: t.scaled(1 / ref.median) for s, t in e.stages.items()})
-                   for k, e in run.experiments.items()}
+    experiments = {
+        k: replace(e, stages={s: t.scaled(1 / ref.median) for s, t in e.stages.items()})
+        for k, e in run.experiments.items()
+    }
     return replace(run, experiments=experiments, time_unit=run.time_unit * ref.median)
