@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import zkbench.fixtures.controller as controller_module
 import zkbench.resources.environment as environment
 from zkbench.engine import RunConfig, run_experiment
 from zkbench.engine.cache import atomic_write_json
@@ -169,7 +170,7 @@ def test_controller_reports_a_result_it_cannot_write(tmp_path, monkeypatch):
     def full(*a, **k):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(controller, "_write", full)
+    monkeypatch.setattr(controller_module, "write_result", full)
     controller.store({"group": "core_layers", "name": "ReLU", "tol": 0.5, "id": "ReLU-tol0.5"})
     assert len(controller.write_errors) == 1
     msg = controller.write_errors[0]

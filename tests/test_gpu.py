@@ -16,10 +16,12 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
+import zkbench.resources.environment as environment
+import zkbench.resources.gpu as gpu_module
 from zkbench.engine.record import gpu_record
 from zkbench.fixtures.controller import Controller
 from zkbench.resources.environment import package_build
-from zkbench.resources.gpu import Gpu, GpuSampler, assign_gpu, auto_worker_count, visible_gpus
+from zkbench.resources.gpu import Gpu, GpuSampler, all_gpus, assign_gpu, auto_worker_count, visible_gpus
 
 GiB = 1024**3
 UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-bbbb3333-0000", "GPU-cccc4444-0000"]
@@ -480,3 +482,14 @@ def test_real_nvml_without_driver_means_cpu_mode():
     with GpuSampler(UUIDS[0]) as sampler:
         pass
     assert sampler.summary()["mode"] == "cpu"
+
+
+def test_the_environment_lists_gpus_through_the_one_enumeration(monkeypatch):
+    nvml = FakeNvml(n_devices=2, uuid_as_bytes=True)
+    monkeypatch.setattr(gpu_module, "all_gpus", lambda nvml_=None: all_gpus(nvml))
+    assert environment.gpus() == [
+        {"index": 0, "name": "Fake H0", "uuid": UUIDS[0], "memory_bytes": 10 * GiB},
+        {"index": 1, "name": "Fake H1", "uuid": UUIDS[1], "memory_bytes": 20 * GiB},
+    ]
+    assert nvml.shutdown_calls == nvml.init_calls == 1  # one session, closed
+    assert all_gpus(FakeNvml(fail_init=True)) == []

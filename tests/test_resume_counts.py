@@ -2,6 +2,7 @@
 selection. Unit tests on result documents (no ezkl run)."""
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,16 @@ def test_makespan_line_is_makespan_over_the_parallel_bound():
     runs = [r(0, 4, 4), r(4, 7, 3), r(0, 1, 1), r(1, 2, 1), r(2, 3, 1), r(0, 50, 50, resumed=True)]
     assert makespan_line(runs, 2) == "makespan 7.0 s / max(total 10.0 s / 2 workers, longest 4.0 s) = 1.40"
     assert makespan_line([r(0, 1, 1, resumed=True)], 2) is None
+
+
+def test_the_one_result_writer_keeps_what_it_replaces(tmp_path, make_result):
+    from zkbench.engine.results import write_result
+
+    cfg = RunConfig(cache_dir=tmp_path / "cache")
+    first = make_result(RELU, 0.5, cfg, started_at="2024-05-01T10:00:00+00:00")
+    path = write_result(first, tmp_path / "results")
+    assert path == tmp_path / "results" / "core_layers" / "ReLU_tol0.5.json"
+    write_result(make_result(RELU, 0.5, cfg, started_at="2024-05-02T10:00:00+00:00"), tmp_path / "results")
+    [old] = (tmp_path / "results" / "history" / "core_layers").glob("ReLU_tol0.5.*.json")
+    assert json.loads(old.read_text())["started_at"] == "2024-05-01T10:00:00+00:00"
+    assert json.loads(path.read_text())["started_at"] == "2024-05-02T10:00:00+00:00"
