@@ -47,7 +47,7 @@ fails a pytest run whose stats grew past a threshold against a saved run, but co
 and ignores the spread; `pytest-benchmark compare A.json B.json` prints full stat tables (good for
 eyeballing) but always exits 0. This module reads the same JSON, adds the suite's non-time metrics
 from extra_info, applies the noise-aware rule above and sets the exit status, so CI can gate on it.
-The suite writes that JSON in fixtures/benchmark_json.py (add_benchmarks): one entry per
+The suite writes that JSON in the pytest plugin's benchmark-JSON writer: one entry per
 experiment and timed stage, the suite's metrics in extra_info.
 """
 
@@ -57,6 +57,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from zkbench.tools.compare.markdown import to_markdown
 from zkbench.tools.compare.rules import (
     DEFAULT_MIN_TIME_DELTA,
     DEFAULT_THRESHOLDS,
@@ -66,7 +67,7 @@ from zkbench.tools.compare.rules import (
 )
 from zkbench.tools.load import BadInput
 
-__all__ = ["BadInput", "Comparison", "add_arguments", "compare", "main", "run"]
+__all__ = ["BadInput", "Comparison", "add_arguments", "compare", "main", "run", "to_markdown"]
 
 
 def _fraction(text: str) -> float | None:
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     except BadInput as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(result.to_markdown(all_rows=args.all), end="")
+    print(to_markdown(result, all_rows=args.all), end="")
     return 1 if result.regressions else 0
 
 

@@ -15,8 +15,6 @@ from zkbench.tools.compare.runs import (
     load_run,
     normalized,
 )
-from zkbench.tools.markdown import fmt_threshold, md_table
-from zkbench.units import human_bytes
 
 DEFAULT_THRESHOLDS = {
     "time": 0.20,
@@ -181,65 +179,6 @@ class Comparison:
     @property
     def regressions(self) -> list[Row]:
         return [r for r in self.rows if r.verdict in (REGRESSION, CHANGED)]
-
-    def to_markdown(self, all_rows: bool = False) -> str:
-        shown = self.rows if all_rows else [r for r in self.rows if r.verdict not in QUIET]
-        improved = sum(r.verdict == IMPROVED for r in self.rows)
-        lines = [
-            "# Benchmark comparison",
-            "",
-            f"- base: `{self.base_run.source}`: {self.base_run.machine}",
-            f"- new: `{self.new_run.source}`: {self.new_run.machine}",
-            "- thresholds: "
-            + ", ".join(f"{k} {fmt_threshold(v)}" for k, v in self.thresholds.items())
-            + f"; a time regresses only above the base's max and by more than {self.min_time_delta:g} s",
-        ]
-        if self.normalized_by:
-            lines.append(f"- times are multiples of `{self.normalized_by}` in their own run")
-        elif self.base_run.machine != self.new_run.machine:
-            lines.append(
-                "- **warning**: different environments (host, CPU or ezkl); to compare times across "
-                "machines use `--normalize-by EXPERIMENT::STAGE`"
-            )
-        lines += [
-            "",
-            f"**{len(self.regressions)} regression(s)**, {improved} improvement(s), {len(self.rows)} comparison(s)",
-            "",
-        ]
-        if shown:
-            lines.append(
-                md_table(
-                    ("experiment", "stage/metric", "base", "new", "change", "verdict"),
-                    [
-                        (
-                            r.experiment,
-                            r.metric,
-                            self._fmt(r.metric, r.base),
-                            self._fmt(r.metric, r.new),
-                            "" if r.change is None else f"{r.change:+.1%}",
-                            r.verdict,
-                        )
-                        for r in shown
-                    ],
-                )
-            )
-        else:
-            lines.append("_No changes beyond noise._")
-        for title, ids in (
-            (f"Missing in new ({len(self.missing)})", self.missing),
-            (f"New in new ({len(self.new)})", self.new),
-        ):
-            lines += ["", f"## {title}", ""] + ([f"- {i}" for i in ids] or ["none"])
-        return "\n".join(lines) + "\n"
-
-    def _fmt(self, metric: str, value) -> str:
-        if value is None or isinstance(value, (bool, str)):
-            return {None: "", True: "true", False: "false"}.get(value, value)
-        if metric.endswith(" time"):
-            return f"{value:.3g}x ref" if self.normalized_by else f"{value:.3g} s"
-        if metric.endswith("_bytes"):
-            return human_bytes(value)
-        return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def compare(
