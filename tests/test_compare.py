@@ -273,6 +273,14 @@ def test_circuit_only_passes_identical_circuits(capsys):
     assert rc == 0 and "| ReLU-tol0.5 | input_scale |" in out and "CHANGED" not in out
 
 
+def test_a_results_dir_with_history_and_a_baseline_reads_its_results_only(tmp_path):
+    new = shutil.copytree(RESULTS, tmp_path / "results")
+    shutil.copy(BENCH, mkdir(new / "baseline") / "bench-smoke.json")  # as in this repository's results/
+    shutil.copy(new / "core_layers" / "ReLU_tol2.json", mkdir(new / "history" / "core_layers") / "ReLU_tol2.x.json")
+    assert len(load_results_dir(new)) == len(load_results_dir(RESULTS))
+    assert flagged(compare(RESULTS, new, circuit_only=True)) == set()
+
+
 def test_results_dirs_compare(tmp_path):
     new = shutil.copytree(RESULTS, tmp_path / "results")
     path = new / "core_layers" / "ReLU_tol2.json"
@@ -348,7 +356,7 @@ def raw(path: Path, text: str) -> Path:
 
 
 def mkdir(path: Path) -> Path:
-    path.mkdir()
+    path.mkdir(parents=True)
     return path
 
 

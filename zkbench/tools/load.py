@@ -58,13 +58,19 @@ def read_result_strict(path: Path) -> dict:
     return doc
 
 
+NOT_GROUPS = ("history", "baseline")
+
+
 def load_results_dir(path: str | Path) -> list[dict]:
     """Every result document under path/<group>/; BadInput if there is none or one is invalid."""
     path = Path(path)
     if not path.is_dir():
         raise BadInput(f"{path}: not a directory")
-    # <group>/ folders only: not .status/ (live worker state) nor history/ (replaced results)
-    files = sorted(f for f in path.glob("*/*.json") if not f.parent.name.startswith(".") and f.parent.name != "history")
+    # <group>/ folders only: not .status/ (live worker state), history/ (replaced results) nor
+    # baseline/ (the benchmark JSON CI compares with, kept in results/baseline/)
+    files = sorted(
+        f for f in path.glob("*/*.json") if not f.parent.name.startswith(".") and f.parent.name not in NOT_GROUPS
+    )
     if not files:
         raise BadInput(f"{path}: no result documents (expected {path}/<group>/<name>_tol<tol>.json)")
     return [read_result_strict(f) for f in files]

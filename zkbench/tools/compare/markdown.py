@@ -17,7 +17,9 @@ def to_markdown(comparison: Comparison, all_rows: bool = False) -> str:
         "",
         f"- base: `{c.base_run.source}`: {c.base_run.machine}",
         f"- new: `{c.new_run.source}`: {c.new_run.machine}",
-        "- thresholds: "
+        "- circuits only: status, logrows, num_rows, input/param scale, pk/vk/proof bytes; any change fails"
+        if c.circuit_only
+        else "- thresholds: "
         + ", ".join(f"{k} {fmt_threshold(v)}" for k, v in c.thresholds.items())
         + f"; a time regresses only above the base's max and by more than {c.min_time_delta:g} s",
     ]

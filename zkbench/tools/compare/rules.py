@@ -175,6 +175,7 @@ class Comparison:
     thresholds: dict
     min_time_delta: float
     normalized_by: str | None = None
+    circuit_only: bool = False
 
     @property
     def regressions(self) -> list[Row]:
@@ -207,4 +208,6 @@ def compare(
         rows += _experiment_rows(
             b[exp_id], n[exp_id], th, times, fail_on_missing, min_time_delta / base_run.time_unit, circuit_only
         )
-    return Comparison(base_run, new_run, rows, missing, sorted(n.keys() - b.keys()), th, min_time_delta, normalize_by)
+    return Comparison(
+        base_run, new_run, rows, missing, sorted(n.keys() - b.keys()), th, min_time_delta, normalize_by, circuit_only
+    )
