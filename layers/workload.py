@@ -35,11 +35,11 @@ class Workload:
 def _randomize_norm_stats(module: nn.Module, gen: torch.Generator) -> None:
     """Default BN/LN parameters are the identity; give them seeded non-trivial values."""
     for m in module.modules():
-        if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) and m.weight is not None:
+        if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) and m.weight is not None and m.bias is not None:
             with torch.no_grad():
                 m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=gen))
                 m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=gen))
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.BatchNorm2d) and m.running_mean is not None and m.running_var is not None:
             m.running_mean.copy_(0.3 * torch.randn(m.running_mean.shape, generator=gen))
             m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
 
@@ -48,7 +48,8 @@ def load_images(hw: int, in_ch: int) -> tuple[str, np.ndarray, np.ndarray, np.nd
     """(dataset name, x_train, y_train, x_test, y_test) as float32 NCHW brought to (in_ch, hw, hw)."""
     cifar = os.environ.get("ZKBENCH_CIFAR10")
     if cifar:
-        name, xtr, ytr, xte, yte = "cifar10", *_load_cifar10(Path(cifar))
+        name = "cifar10"
+        xtr, ytr, xte, yte = _load_cifar10(Path(cifar))
     else:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
@@ -71,7 +72,7 @@ def load_images(hw: int, in_ch: int) -> tuple[str, np.ndarray, np.ndarray, np.nd
     return name, fit(xtr), np.asarray(ytr), fit(xte), np.asarray(yte)
 
 
-def _load_cifar10(root: Path):
+def _load_cifar10(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CIFAR-10 from torchvision's on-disk layout (cifar-10-batches-py), no download."""
     base = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
     if not (base / "test_batch").is_file():

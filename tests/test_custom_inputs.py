@@ -125,3 +125,16 @@ def test_when_nothing_builds_the_hint_is_ezkls_message():
 
 def test_worst_output_names_index_and_values():
     assert worst_output([1.0, 2.0, 3.5], [1.0, 2.1, 3.0]) == {"worst_index": 2, "worst_float": 3.0, "worst_proven": 3.5}
+
+
+@pytest.mark.integration  # proves a real circuit
+def test_a_short_calibration_json_is_run_with_the_samples_it_has(tmp_path):
+    from zkbench.engine import RunConfig, run_experiment
+
+    d = copy_model(tmp_path)
+    two = [[float(i + j + 1) / 10 for j in range(10)] for i in range(2)]  # 2 samples; 16 + 4 asked for
+    (d / "calibration.json").write_text(json.dumps({"input_data": [[v for s in two for v in s]]}))
+    r = run_experiment("mlp", 2.0, RunConfig(rounds=1, cache_dir=tmp_path / "cache"), spec=CustomSpec("mlp", d))
+    assert r["status"] == "ok", r.get("failure")
+    assert r["workload"]["calibration_samples"] == r["search"]["calibration_samples"] == 1
+    assert r["workload"]["heldout_samples"] == r["accuracy"]["samples"] == 2  # the user's own + 1 from the file
