@@ -1,8 +1,10 @@
 """zkbench.resources.predict: pk / peak-RSS / time prediction from settings.json, against the shipped measured points."""
 
+import argparse
 import copy
 import json
 import math
+import shlex
 
 import pytest
 
@@ -240,3 +242,19 @@ def test_constants_are_per_backend():
     assert P.predict(settings, backend="ezkl-23") == P.predict(settings)
     with pytest.raises(ValueError, match="no fitted prediction for backend 'ezkl-gpu-16': known ones are ezkl-23"):
         P.predict(settings, backend="ezkl-gpu-16")
+
+
+def test_provenance_commands_are_current_zkbench_commands():
+    """The data file's provenance reruns as written: its `zkbench predict` commands use today's full flag names."""
+    provenance = DATA["provenance"]
+    commands = [*provenance["measured_by"], provenance["fitted_by"]]
+    assert not [c for c in commands if "python -m fixtures" in c]
+    ours = [shlex.split(c)[2:] for c in commands if c.startswith("zkbench predict ")]
+    assert [argv[0] for argv in ours] == ["measure", "fit"]
+    ap = argparse.ArgumentParser()
+    P.add_arguments(ap)
+    subcommands = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for argv in ours:
+        ap.parse_args(argv)
+        flags = {s for action in subcommands[argv[0]]._actions for s in action.option_strings}
+        assert {t for t in argv if t.startswith("--")} <= flags, argv  # argparse would accept an abbreviation
