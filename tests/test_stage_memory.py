@@ -70,7 +70,7 @@ NOISY_ABORT = (
 def test_an_abort_under_the_limit_with_the_peak_at_it_is_out_of_memory(tmp_path):
     kind, cause = died(tmp_path, -signal.SIGABRT, NOISY_ABORT, limit=150 * MiB, vm_peak=100 * MiB)
     assert kind == "out_of_memory", cause
-    assert "100 MiB" in cause and "150 MiB limit" in cause and "memory allocation" in cause
+    assert "100.0 MiB" in cause and "150.0 MiB limit" in cause and "memory allocation" in cause
 
 
 def test_an_abort_at_the_limit_without_any_message_is_still_out_of_memory(tmp_path):
