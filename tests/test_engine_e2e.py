@@ -181,3 +181,25 @@ def test_an_undecodable_tampered_proof_is_malformed_not_a_rejection(first_and_se
     flip = r["soundness"]["flipped_proof_byte"]
     assert flip["verdict"] == "malformed" and len(flip["attempts"]) == soundness.FLIP_ATTEMPTS
     assert "Transcript error" in flip["reason"]
+
+
+def test_the_bisected_search_reuses_the_other_tolerances_evaluations_and_chooses_as_the_full_scan(tmp_path):
+    full = {
+        tol: run_experiment("Tanh", tol, RunConfig(rounds=1, cache_dir=tmp_path / "full", search_scan="exhaustive"))
+        for tol in (0.5, 2.0)
+    }
+    fast = {tol: run_experiment("Tanh", tol, RunConfig(rounds=1, cache_dir=tmp_path / "fast")) for tol in (0.5, 2.0)}
+
+    def chosen(r):
+        c = r["search"]["candidates"][r["search"]["chosen"]]
+        return (r["circuit"]["logrows"], r["circuit"]["num_rows"], c["scale"], c["decomp_base"], c["num_inner_cols"])
+
+    for tol in (0.5, 2.0):
+        assert fast[tol]["status"] == full[tol]["status"] == "ok"
+        assert chosen(fast[tol]) == chosen(full[tol])
+    made = {tol: r["stages"]["search"]["evaluations"] for tol, r in fast.items()}
+    assert fast[0.5]["stages"]["search"]["reused"] == 0 and fast[2.0]["stages"]["search"]["reused"] > 0
+    assert sum(made.values()) < sum(r["stages"]["search"]["evaluations"] for r in full.values())
+    # an evaluation read back is marked, and counted once
+    reused = [c for c in fast[2.0]["search"]["candidates"] if c.get("cached")]
+    assert len(reused) == fast[2.0]["stages"]["search"]["reused"]

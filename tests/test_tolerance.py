@@ -1,4 +1,5 @@
 import math
+import random
 
 import pytest
 
@@ -63,3 +64,84 @@ def test_search_skips_scales_already_known_to_miss_and_survives_failing_candidat
 def test_search_reports_none_when_nothing_meets_tol():
     tried, chosen = search(0.001, fake_circuit, scales=[1, 2], decompositions=[(16384, 2)], inner_cols=[2])
     assert chosen is None and len(tried) == 2
+
+
+GRID = dict(scales=range(1, 17), decompositions=[(16384, 2), (1024, 3)], inner_cols=[2, 4])
+
+
+def counting(evaluate):
+    calls = []
+
+    def counted(c):
+        calls.append(c)
+        return evaluate(c)
+
+    return counted, calls
+
+
+@pytest.mark.parametrize("tol", [0.4, 0.5, 1.6, 2.0, 10.0, 0.001])
+def test_bisection_chooses_what_the_exhaustive_scan_chooses_with_fewer_evaluations(tol):
+    full, full_calls = counting(fake_circuit)
+    fast, fast_calls = counting(fake_circuit)
+    tried_full, chosen_full = search(tol, full, scan="exhaustive", **GRID)
+    tried_fast, chosen_fast = search(tol, fast, **GRID)
+    pick = lambda tried, i: None if i is None else {k: tried[i][k] for k in ("scale", "decomp_base", "num_inner_cols")}
+    assert pick(tried_fast, chosen_fast) == pick(tried_full, chosen_full)
+    assert len(fast_calls) <= len(full_calls)
+    if chosen_full is not None and tried_full[chosen_full]["scale"] > 4:
+        assert len(fast_calls) < len(full_calls)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bisection_matches_the_exhaustive_scan_on_random_falling_errors(seed):
+    rng = random.Random(seed)
+    start, slope = rng.uniform(5, 500), rng.uniform(0.3, 1.2)  # error falls 2**slope per step
+    noise = [rng.uniform(0.8, 1.2) for _ in range(17)]
+
+    def evaluate(c):
+        out = fake_circuit(c)
+        out["tol_metric"] = start / 2 ** (slope * c.scale) * min(noise[: c.scale + 1])  # monotone
+        return out
+
+    tol = rng.choice([0.4, 1.6])
+    full = search(tol, evaluate, scan="exhaustive", **GRID)
+    fast = search(tol, evaluate, **GRID)
+    key = lambda r: (
+        (r[0][r[1]]["scale"], r[0][r[1]]["decomp_base"], r[0][r[1]]["num_inner_cols"]) if r[1] is not None else None
+    )
+    assert key(fast) == key(full)
+
+
+def test_known_evaluations_are_used_first_and_marked_cached():
+    store = {}
+    first, first_calls = counting(fake_circuit)
+    tried, _ = search(0.4, first, known=lambda c: store.get(c), **GRID)
+    store.update(
+        {
+            Candidate(t["scale"], t["decomp_base"], t["decomp_legs"], t["num_inner_cols"]): {
+                k: v for k, v in t.items() if k not in ("meets_tol",)
+            }
+            for t in tried
+        }
+    )
+    again, again_calls = counting(fake_circuit)
+    tried2, chosen2 = search(0.4, again, known=lambda c: store.get(c), **GRID)
+    assert again_calls == [] and chosen2 is not None  # the same search again costs nothing
+    looser, looser_calls = counting(fake_circuit)
+    search(2.0, looser, known=lambda c: store.get(c), **GRID)
+    assert len(looser_calls) < len(first_calls)  # a looser tolerance reuses the stricter one's points
+
+
+def test_a_candidate_that_cannot_be_built_ends_the_bisection_in_order():
+    def evaluate(c):
+        return {"error": "RuntimeError: lookup overflow"} if c.scale >= 12 else fake_circuit(c)
+
+    grid = dict(GRID, decompositions=[(16384, 2)], inner_cols=[2])
+    full = search(0.5, evaluate, scan="exhaustive", **grid)
+    fast = search(0.5, evaluate, **grid)
+    assert fast[0][fast[1]]["scale"] == full[0][full[1]]["scale"] == 8
+
+
+def test_an_unknown_scan_is_an_error():
+    with pytest.raises(ValueError, match="unknown scan 'linear'"):
+        search(1.0, fake_circuit, scan="linear")

@@ -34,13 +34,25 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--results-dir", type=Path, default=Path("results"), help="where result files go")
     ap.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     ap.add_argument("--threads", type=int, default=None, help="prover threads (RAYON_NUM_THREADS)")
+    ap.add_argument(
+        "--search-scan",
+        choices=("bisect", "exhaustive"),
+        default="bisect",
+        help="tolerance search per structure: bisect (default) or exhaustive (every scale upwards)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         names = [s.name for s in SPECS] if args.names == ["all"] else [get(n).name for n in args.names]
         tols = [parse_tolerance(t) for t in args.tol] if args.tol else list(TOLERANCES)
-        config = RunConfig(profile=args.profile, rounds=args.rounds, cache_dir=args.cache_dir, threads=args.threads)
+        config = RunConfig(
+            profile=args.profile,
+            rounds=args.rounds,
+            cache_dir=args.cache_dir,
+            threads=args.threads,
+            search_scan=args.search_scan,
+        )
     except (KeyError, ValueError) as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2

@@ -30,6 +30,7 @@ class RunConfig:
     scales: tuple[int, ...] = tolerance.DEFAULT_SCALES
     decompositions: tuple[tuple[int, int], ...] = tolerance.DEFAULT_DECOMPOSITIONS
     inner_cols: tuple[int, ...] = tolerance.DEFAULT_INNER_COLS
+    search_scan: str = "bisect"  # or "exhaustive": every scale upwards (tolerance.search)
     gpu: dict = field(
         default_factory=lambda: {"mode": "cpu", "reason": "not assigned"}
     )  # zkbench.resources.gpu assignment
@@ -47,6 +48,8 @@ class RunConfig:
     def __post_init__(self):
         self.cache_dir = Path(self.cache_dir).expanduser()
         get_backend(self.backend)  # an unknown name fails here, before any work
+        if self.search_scan not in tolerance.SCANS:
+            raise ValueError(f"unknown search scan {self.search_scan!r}: use one of {', '.join(tolerance.SCANS)}")
         if self.rounds < 1:
             raise ValueError(f"rounds must be >= 1, got {self.rounds}")
 
@@ -68,6 +71,7 @@ def run_identity(spec, config: RunConfig) -> dict:
             "decompositions": [list(d) for d in config.decompositions],
             "inner_cols": list(config.inner_cols),
             "margin": config.search_margin,
+            "scan": config.search_scan,
         },
         "backend": config.backend,
         "ezkl_build": get_backend(config.backend).info()["build"],
