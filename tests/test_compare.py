@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import pytest_benchmark
-from pytest_benchmark.stats import Metadata, Stats
+from pytest_benchmark.stats import Stats
 
 from zkbench.engine.results import read_result
-from zkbench.fixtures.benchmark_json import benchmark_extra_info
+from zkbench.fixtures.benchmark_json import benchmark_entries
 from zkbench.tools.compare import compare, main
 from zkbench.tools.load import load_results_dir
 
@@ -38,26 +37,12 @@ def write(path: Path, doc) -> Path:
 
 
 def bench_doc(results: list[dict]) -> dict:
-    """The benchmark JSON of these results, built as fixtures/benchmark_json.py (add_benchmarks)
+    """The benchmark JSON of these results, built with fixtures/benchmark_json.py (benchmark_entries)
     and pytest-benchmark (pytest_benchmark_generate_json) build it during a run."""
     benchmarks = []
     for r in results:
         nodeid = f"benchmarks/test_{r['group']}.py::test_{r['group']}[{r['id']}]"
-        for stage, rec in r["stages"].items():
-            fixture = SimpleNamespace(
-                name=f"{r['id']}::{stage}",
-                fullname=f"{nodeid}::{stage}",
-                group=stage,
-                param=r["id"],
-                params={"experiment": r["id"], "stage": stage},
-                extra_info=benchmark_extra_info(r, stage),
-                cprofile_stats=None,
-                has_error=False,
-            )
-            meta = Metadata(fixture, iterations=1, options={"rounds": len(rec["seconds"]), "source": "zkbench"})
-            for seconds in rec["seconds"]:
-                meta.stats.update(seconds)
-            benchmarks.append(meta.as_dict(include_data=True))
+        benchmarks += [meta.as_dict(include_data=True) for meta in benchmark_entries(nodeid, r)]
     env = results[0]["environment"]
     machine_info = {
         "node": env["hostname"],

@@ -168,31 +168,27 @@ def count_rows(lines) -> dict[str, list[str]]:
     }
 
 
+def run_on_stored_results(pytester, make_result, results, cfg, specs, *args, subprocess=False):
+    """Store an ok result for each spec at both tolerances, then run the benchmarks on that results
+    dir (they resume from them) with `args`."""
+    from zkbench.engine.results import write_result
+
+    for spec in specs:
+        for tol in (0.5, 2.0):
+            write_result(make_result(spec, tol, cfg), results)
+    run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    return run(BENCH, "-p", "no:cacheprovider", "--results-dir", str(results), "--cache-dir", str(cfg.cache_dir), *args)
+
+
 def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tmp_path, make_result):
     from zkbench.engine import RunConfig
-    from zkbench.engine.results import write_result
     from zkbench.layers import get
     from zkbench.tools.status import collect
 
     results, cfg = tmp_path / "results", RunConfig(profile="paper", threads=1, cache_dir=tmp_path / "cache")
-    for name in ("ReLU", "Tanh"):
-        for tol in (0.5, 2.0):
-            write_result(make_result(get(name), tol, cfg), results)
-    res = pytester.runpytest(
-        BENCH,
-        "-p",
-        "no:cacheprovider",
-        "--results-dir",
-        str(results),
-        "--cache-dir",
-        str(cfg.cache_dir),
-        "--threads",
-        "1",
-        "--profile",
-        "paper",
-        "--layer",
-        "ReLU,Tanh",
-    )
+    specs = [get("ReLU"), get("Tanh")]
+    args = ("--threads", "1", "--profile", "paper", "--layer", "ReLU,Tanh")
+    res = run_on_stored_results(pytester, make_result, results, cfg, specs, *args)
     res.assert_outcomes(passed=4)  # all four resumed: nothing ran
     assert count_rows(res.outlines) == {"core_layers": ["4", "4", "0", "0", "0"]}, res.outlines
     selection = json.loads((results / ".status" / "selection.json").read_text())
@@ -205,31 +201,14 @@ def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tm
 
 def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_result):
     from zkbench.engine import RunConfig
-    from zkbench.engine.results import write_result
     from zkbench.layers.custom import discover
     from zkbench.tools.status import collect
 
     models = ROOT / "tests" / "data" / "models"
     specs = discover(models)
     results, cfg = tmp_path / "results", RunConfig(threads=1, cache_dir=tmp_path / "cache")
-    for spec in specs:
-        for tol in (0.5, 2.0):
-            write_result(make_result(spec, tol, cfg), results)
-    res = pytester.runpytest(
-        BENCH,
-        "-p",
-        "no:cacheprovider",
-        "--results-dir",
-        str(results),
-        "--cache-dir",
-        str(cfg.cache_dir),
-        "--threads",
-        "1",
-        "--models-dir",
-        str(models),
-        "-m",
-        "custom",
-    )
+    args = ("--threads", "1", "--models-dir", str(models), "-m", "custom")
+    res = run_on_stored_results(pytester, make_result, results, cfg, specs, *args)
     n = 2 * len(specs)
     res.assert_outcomes(passed=n)
     assert count_rows(res.outlines) == {"custom": [str(n), str(n), "0", "0", "0"]}, res.outlines
@@ -238,27 +217,14 @@ def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_re
 
 def test_xdist_controller_resumes_with_the_workers_identity_and_writes_their_selection(pytester, tmp_path, make_result):
     from zkbench.engine import RunConfig
-    from zkbench.engine.results import write_result
     from zkbench.layers import get
 
     # no --threads: each of the 2 workers proves with cores / 2 threads, which the controller must know
     threads = max(1, (os.cpu_count() or 1) // 2)
     results, cfg = tmp_path / "results", RunConfig(threads=threads, cache_dir=tmp_path / "cache")
-    for name in ("ReLU", "Tanh"):
-        for tol in (0.5, 2.0):
-            write_result(make_result(get(name), tol, cfg), results)
-    res = pytester.runpytest_subprocess(
-        BENCH,
-        "-p",
-        "no:cacheprovider",
-        "--results-dir",
-        str(results),
-        "--cache-dir",
-        str(cfg.cache_dir),
-        "--layer",
-        "ReLU,Tanh",
-        "-n",
-        "2",
+    specs = [get("ReLU"), get("Tanh")]
+    res = run_on_stored_results(
+        pytester, make_result, results, cfg, specs, "--layer", "ReLU,Tanh", "-n", "2", subprocess=True
     )
     res.assert_outcomes(passed=4)
     assert sum("done*" in line for line in res.outlines) == 4, res.outlines  # resumed, not run again

@@ -23,17 +23,11 @@ def generated_srs(exp, logrows: int) -> dict:
 
     key = srs_cache_key(logrows, exp.prover_id)
     m, built = exp.cache.get_or_build("srs", key, build)
-    exp.stages["srs"] = from_cache(m["meta"]["srs"], built)
-    info = m["files"][f"k{logrows}.srs"]
-    exp.r["sizes"]["srs_bytes"] = info["bytes"]
-    exp.r["srs"] = {
-        "source": f"generated locally by {exp.backend.name} gen_srs (test-only: its toxic waste is known; "
-        "fine for benchmarking, unsafe for production)",
-        "sha256": info["sha256"],
-        "logrows": logrows,
-    }
-    exp.r["cache_keys"]["srs"] = key
-    return m
+    source = (
+        f"generated locally by {exp.backend.name} gen_srs (test-only: its toxic waste is known; "
+        "fine for benchmarking, unsafe for production)"
+    )
+    return _recorded(exp, m, built, logrows, key, source)
 
 
 def user_srs(exp, logrows: int) -> dict:
@@ -60,14 +54,15 @@ def user_srs(exp, logrows: int) -> dict:
         return {"srs": measured(rep), "logrows": logrows, "source_path": str(src)}
 
     m, built = exp.cache.get_or_build("srs-user", key, build)
+    checked = " (sha256 checked)" if expected else " (no expected sha256 given: recorded only)"
+    return _recorded(exp, m, built, logrows, key, f"user-supplied {src}{checked}")
+
+
+def _recorded(exp, m: dict, built: bool, logrows: int, key: str, source: str) -> dict:
+    """The SRS cache entry `m` into the result: its stage record, size, hash, source and cache key."""
     exp.stages["srs"] = from_cache(m["meta"]["srs"], built)
     info = m["files"][f"k{logrows}.srs"]
     exp.r["sizes"]["srs_bytes"] = info["bytes"]
-    exp.r["srs"] = {
-        "source": f"user-supplied {src}"
-        + (" (sha256 checked)" if expected else " (no expected sha256 given: recorded only)"),
-        "sha256": info["sha256"],
-        "logrows": logrows,
-    }
+    exp.r["srs"] = {"source": source, "sha256": info["sha256"], "logrows": logrows}
     exp.r["cache_keys"]["srs"] = key
     return m
