@@ -58,6 +58,17 @@ class Backend(Protocol):
     def with_public_values(self, proof: dict, values: list[list[int]]) -> dict: ...
 
 
+def backend_of(result: dict) -> str:
+    """The backend a result document was proven with (schema < 4 documents: the default)."""
+    return (result.get("backend") or {}).get("name") or DEFAULT_BACKEND
+
+
+def with_backend(experiment_id: str, backend: str, always: bool = False) -> str:
+    """An experiment's id with its backend: `Tanh-tol0.5-ezkl-gpu-16`. The default backend's ids stay
+    bare unless `always` (several backends selected in one run), so today's ids stay stable."""
+    return f"{experiment_id}-{backend}" if always or backend != DEFAULT_BACKEND else experiment_id
+
+
 def get_backend(name: str = DEFAULT_BACKEND) -> Backend:
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
