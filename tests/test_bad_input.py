@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import zkbench.backends.identity as identity
 import zkbench.fixtures.controller as controller_module
-import zkbench.resources.environment as environment
 from zkbench.engine import RunConfig, run_experiment
 from zkbench.engine.cache import atomic_write_json
 from zkbench.fixtures.controller import Controller
@@ -137,7 +137,7 @@ def test_results_from_another_ezkl_version_or_profile_are_redone(tmp_path, monke
     assert resumable(good, spec, cfg)
     assert not resumable({**good, "status": "failed"}, spec, cfg)
     assert not resumable(good, spec, RunConfig(cache_dir=tmp_path, profile="paper"))
-    monkeypatch.setattr(environment, "package_build", lambda name: "22.0.0+other")
+    monkeypatch.setattr(identity, "package_build", lambda name: "22.0.0+other")
     assert not resumable(good, spec, cfg)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import zkbench.backends.identity as identity
 import zkbench.cli as cli
 import zkbench.resources.environment as environment
 from zkbench.engine import RunConfig, run_identity
@@ -55,7 +56,7 @@ def test_a_result_of_another_run_is_not_resumed(field, tmp_path, monkeypatch, ma
     stored = make_result(RELU, 0.5, cfg)
     assert resumable(stored, RELU, cfg)  # the same run resumes it
     if field == "ezkl_build":
-        monkeypatch.setattr(environment, "package_build", lambda name: "23.0.5+another-native-build")
+        monkeypatch.setattr(identity, "package_build", lambda name: "23.0.5+another-native-build")
         spec, other = RELU, cfg
     else:
         spec, other = MISMATCHES[field](RELU, cfg)

@@ -8,6 +8,7 @@
     zkbench compare BASE NEW                    regressions between two runs (benchmark JSON or results dirs)
     zkbench report RESULTS_DIR --out report/    tables, CSV and plots of one or more runs
     zkbench predict check --cv 5                the memory/time predictor: measure, fit, check, show
+    zkbench backend install ezkl-19             a prover backend's environment (ezkl-19, ezkl-gpu-16)
 
 The benchmarks themselves run under pytest: `pytest benchmarks -n 2`. `zkbench COMMAND --help` for each.
 """
@@ -19,11 +20,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from zkbench.backends import BACKENDS, DEFAULT_BACKEND
+from zkbench.backends.environments import BackendUnavailable, install, venv_dir
 from zkbench.engine import RunConfig, default_cache_dir, run_experiment
 from zkbench.engine.results import outcome, write_result
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict
-from zkbench.tools import compare, plan, report, status
+from zkbench.tools import backend, compare, plan, report, status
 
 
 def add_run_arguments(ap: argparse.ArgumentParser) -> None:
@@ -40,6 +43,18 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
         default="bisect",
         help="tolerance search per structure: bisect (default) or exhaustive (every scale upwards)",
     )
+    ap.add_argument(
+        "--backend",
+        default=DEFAULT_BACKEND,
+        metavar="NAME[=PYTHON]",
+        help=f"prover backend: {' | '.join(BACKENDS)} (default {DEFAULT_BACKEND}); NAME=/path/to/python for your own",
+    )
+    ap.add_argument(
+        "--tolerance-mode",
+        choices=("suite", "ezkl"),
+        default="suite",
+        help="suite: the suite's metric and search (default) | ezkl: ezkl's own tolerance run arg (ezkl-19, ezkl-gpu-16)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,8 +67,15 @@ def run(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             threads=args.threads,
             search_scan=args.search_scan,
+            backend=args.backend.partition("=")[0],
+            backend_python=args.backend.partition("=")[2] or None,
+            tolerance_mode=args.tolerance_mode,
         )
-    except (KeyError, ValueError) as e:
+        if config.backend_python is None and BACKENDS[config.backend].own_environment:
+            if not venv_dir(config.cache_dir, config.backend).exists():
+                install(config.backend, config.cache_dir)  # first use: make its environment
+        config.backend_env()
+    except (KeyError, ValueError, BackendUnavailable) as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
     failed = 0
@@ -102,6 +124,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "compare": ("compare two runs; exit 1 on a regression", compare.add_arguments, compare.run),
     "report": ("markdown tables, CSV and plots from results directories", report.add_arguments, report.run),
     "predict": ("the memory/time predictor: measure points, fit, check, show", predict.add_arguments, predict.run),
+    "backend": ("prover backends: list them, install their environments", backend.add_arguments, backend.run),
 }
 
 
@@ -110,7 +133,14 @@ def parser() -> argparse.ArgumentParser:
         prog="zkbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = {"status": status, "plan": plan, "compare": compare, "report": report, "predict": predict}
+    modules = {
+        "status": status,
+        "plan": plan,
+        "compare": compare,
+        "report": report,
+        "predict": predict,
+        "backend": backend,
+    }
     for name, (help_, add_arguments, _) in COMMANDS.items():
         doc = modules[name].__doc__ if name in modules else help_
         p = sub.add_parser(name, help=help_, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)

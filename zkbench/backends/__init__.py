@@ -1,38 +1,91 @@
 """The prover-backend seam: every prover operation the engine needs, behind one protocol.
 
 The engine never imports a prover library. It names a backend (RunConfig.backend), and the stage
-child (zkbench.engine.stage_child) calls that backend's methods inside its timer and memory window.
-The parent uses only the backend's identity (name, version, build, device: cache keys and results)
-and its file formats (settings.json facts, proof transcript and public values), which are plain
-Python. A new ezkl build or a GPU prover is a new module here plus one line in BACKENDS.
+child (zkbench.engine.stage_child) calls that backend's methods inside its timer and memory window,
+under the backend's own Python interpreter (zkbench.backends.environments): every ezkl release
+installs the import name `ezkl`, so each one but the project's own lives in its own venv. The
+parent uses only the backend's identity (environments.BackendEnv: version, build, device) and its
+file formats (settings.json facts, proof transcript and public values), which are plain Python.
+A new ezkl build is an adapter module here plus one entry in BACKENDS.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Protocol
 
-# name -> module path (imported only when asked for, so listing backends imports no prover)
-BACKENDS = {"ezkl-23": "zkbench.backends.ezkl23"}
 DEFAULT_BACKEND = "ezkl-23"
+# The statement every backend proves: public input and output, parameters fixed in the circuit
+# (ezkl 23's defaults; ezkl 16-19 default to private inputs and parameters, another circuit).
+VISIBILITY = {"input_visibility": "public", "output_visibility": "public", "param_visibility": "fixed"}
+
+
+@dataclass(frozen=True)
+class BackendDef:
+    """A shipped backend: the adapter that speaks its API and the exact wheel it runs."""
+
+    name: str
+    adapter: str  # "module:attribute" of its Backend object
+    requirement: str  # the pinned distribution its environment installs
+    package: str  # the distribution whose version and native build identify it
+    own_environment: bool  # True: a venv of its own (it clashes with the project's ezkl)
+    gpu: bool = False  # proves on a GPU (ENABLE_ICICLE_GPU) when its worker has one
+    tolerance_arg: bool = False  # its run args have ezkl's own `tolerance` (--tolerance-mode ezkl)
+    # False: the same run args may lay out a different number of rows from one call to the next
+    # (ezkl-gpu 16.1 with 4 inner columns: 705-741 rows for one SiLU circuit, in fresh processes)
+    stable_layout: bool = True
+    about: str = ""
+
+
+BACKENDS = {
+    d.name: d
+    for d in (
+        BackendDef(
+            "ezkl-23",
+            "zkbench.backends.ezkl23:BACKEND",
+            "ezkl==23.0.5",
+            "ezkl",
+            own_environment=False,
+            about="the project's own ezkl (CPU)",
+        ),
+        BackendDef(
+            "ezkl-19",
+            "zkbench.backends.ezkl_async:EZKL_19",
+            "ezkl==19.0.7",
+            "ezkl",
+            own_environment=True,
+            tolerance_arg=True,
+            about="the last ezkl with the `tolerance` run arg (CPU)",
+        ),
+        BackendDef(
+            "ezkl-gpu-16",
+            "zkbench.backends.ezkl_async:EZKL_GPU_16",
+            "ezkl-gpu==16.1.0",
+            "ezkl-gpu",
+            own_environment=True,
+            gpu=True,
+            tolerance_arg=True,
+            stable_layout=False,
+            about="ezkl's icicle GPU build (MSM/NTT on the GPU; on the CPU without one)",
+        ),
+    )
+}
 
 
 class Backend(Protocol):
     name: str
-    package: str  # the distribution whose version and native build identify the backend
     preload: tuple[str, ...]  # modules a stage child imports before its memory window opens
     field_modulus: int  # public values are elements of this field
-
-    # --- identity (parent side, no prover import) ---
-    def info(self) -> dict:
-        """{"name", "version", "build", "device"}: what proved, for results and cache keys."""
-        ...
 
     # --- prover operations (stage child side): plain calls, timed by the caller ---
     def gen_settings(self, onnx: str, settings: str, run_args: dict) -> None: ...
     def calibrate(
-        self, data: str, onnx: str, settings: str, scales: list[int], scale_rebase_multiplier: list[int]
-    ) -> None: ...
+        self, data: str, onnx: str, settings: str, scales: list[int] | None, scale_rebase_multiplier: list[int] | None
+    ) -> None:
+        """scales / scale_rebase_multiplier None: ezkl's own defaults."""
+        ...
+
     def compile(self, onnx: str, compiled: str, settings: str) -> None: ...
     def gen_srs(self, path: str, logrows: int) -> None: ...
     def witness(self, data: str, compiled: str, out: str) -> None: ...
@@ -58,6 +111,18 @@ class Backend(Protocol):
     def with_public_values(self, proof: dict, values: list[list[int]]) -> dict: ...
 
 
+def definition(name: str) -> BackendDef:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    return BACKENDS[name]
+
+
+def get_backend(name: str = DEFAULT_BACKEND) -> Backend:
+    """The adapter object (no prover import until one of its operations runs)."""
+    module, _, attr = definition(name).adapter.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def backend_of(result: dict) -> str:
     """The backend a result document was proven with (schema < 4 documents: the default)."""
     return (result.get("backend") or {}).get("name") or DEFAULT_BACKEND
@@ -67,9 +132,3 @@ def with_backend(experiment_id: str, backend: str, always: bool = False) -> str:
     """An experiment's id with its backend: `Tanh-tol0.5-ezkl-gpu-16`. The default backend's ids stay
     bare unless `always` (several backends selected in one run), so today's ids stay stable."""
     return f"{experiment_id}-{backend}" if always or backend != DEFAULT_BACKEND else experiment_id
-
-
-def get_backend(name: str = DEFAULT_BACKEND) -> Backend:
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
-    return importlib.import_module(BACKENDS[name]).BACKEND

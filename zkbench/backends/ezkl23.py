@@ -1,4 +1,5 @@
-"""The ezkl 23 Python backend (the `ezkl` wheel from PyPI, which proves on the CPU)."""
+"""The ezkl 23 Python backend (the `ezkl` wheel from PyPI, which proves on the CPU), and the base of
+the adapters for older releases."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from zkbench.backends import Backend
+from zkbench.backends import VISIBILITY, Backend
 
 # What halo2's verifier says when a well-formed proof is false: only these count as a rejection.
 # Anything else (a missing file, an unparsable proof, a transcript cut short) is an error.
@@ -36,56 +37,49 @@ def _felt_to_hex(v: int) -> str:
 
 class Ezkl23:
     name: str = "ezkl-23"
-    package: str = "ezkl"
     preload: tuple[str, ...] = ("ezkl",)
     field_modulus: int = BN254_R
 
-    def info(self) -> dict:
-        from zkbench.resources.environment import package_build, package_version  # parent side only
-
-        return {
-            "name": self.name,
-            "version": package_version(self.package),
-            "build": package_build(self.package),
-            "device": "cpu",
-        }
+    def _call(self, function: str, *args, **kwargs) -> Any:
+        """One ezkl call; adapters for other releases change how it is made (zkbench.backends.ezkl_async)."""
+        return getattr(_ezkl(), function)(*args, **kwargs)
 
     # --- prover operations ---
-    @staticmethod
-    def _run_args(values: dict) -> Any:
+    def _run_args(self, values: dict) -> Any:
         ra = _ezkl().PyRunArgs()
-        for k, v in values.items():
+        for k, v in {**VISIBILITY, **values}.items():
             setattr(ra, k, v)
         return ra
 
     def gen_settings(self, onnx: str, settings: str, run_args: dict) -> None:
-        _ezkl().gen_settings(onnx, settings, py_run_args=self._run_args(run_args))
+        self._call("gen_settings", onnx, settings, py_run_args=self._run_args(run_args))
 
     def calibrate(
-        self, data: str, onnx: str, settings: str, scales: list[int], scale_rebase_multiplier: list[int]
+        self, data: str, onnx: str, settings: str, scales: list[int] | None, scale_rebase_multiplier: list[int] | None
     ) -> None:
-        _ezkl().calibrate_settings(
-            data, onnx, settings, "resources", scales=scales, scale_rebase_multiplier=scale_rebase_multiplier
+        given = {"scales": scales, "scale_rebase_multiplier": scale_rebase_multiplier}
+        self._call(
+            "calibrate_settings", data, onnx, settings, "resources", **{k: v for k, v in given.items() if v is not None}
         )
 
     def compile(self, onnx: str, compiled: str, settings: str) -> None:
-        _ezkl().compile_circuit(onnx, compiled, settings)
+        self._call("compile_circuit", onnx, compiled, settings)
 
     def gen_srs(self, path: str, logrows: int) -> None:
-        _ezkl().gen_srs(path, logrows)
+        self._call("gen_srs", path, logrows)
 
     def witness(self, data: str, compiled: str, out: str) -> None:
-        _ezkl().gen_witness(data, compiled, out)
+        self._call("gen_witness", data, compiled, out)
 
     def setup(self, compiled: str, vk: str, pk: str, srs: str) -> None:
-        _ezkl().setup(compiled, vk, pk, srs)
+        self._call("setup", compiled, vk, pk, srs)
 
     def prove(self, witness: str, compiled: str, pk: str, proof: str, srs: str) -> None:
-        _ezkl().prove(witness, compiled, pk, proof, srs)
+        self._call("prove", witness, compiled, pk, proof, srs)
 
     def verify(self, proof: str, settings: str, vk: str, srs: str) -> dict:
         try:
-            ok = _ezkl().verify(proof, settings, vk, srs)
+            ok = self._call("verify", proof, settings, vk, srs)
         except Exception as e:  # noqa: BLE001 - ezkl raises RuntimeError for both kinds
             text = str(e).strip()
             verdict = (

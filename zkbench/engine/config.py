@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import zkbench.engine.tolerance as tolerance
-from zkbench.backends import DEFAULT_BACKEND, get_backend
+from zkbench.backends import BACKENDS, DEFAULT_BACKEND, definition
+from zkbench.backends.environments import BackendEnv, resolve
 from zkbench.resources.admission import MemoryBudget
+
+TOLERANCE_MODES = ("suite", "ezkl")
 
 
 def default_cache_dir() -> Path:
@@ -44,14 +47,30 @@ class RunConfig:
     # larger logrows, so memory and time are measured at sizes the smoke profile never reaches
     force_logrows: int | None = None
     backend: str = DEFAULT_BACKEND  # the prover (zkbench.backends)
+    backend_python: str | None = None  # its interpreter, when not the one zkbench installs
+    # "suite": the suite's output-error metric and cheapest-circuit search (tolerance.py);
+    # "ezkl": the tolerance goes into ezkl's own `tolerance` run arg and ezkl calibrates (ezkl <= 19)
+    tolerance_mode: str = "suite"
 
     def __post_init__(self):
         self.cache_dir = Path(self.cache_dir).expanduser()
-        get_backend(self.backend)  # an unknown name fails here, before any work
+        d = definition(self.backend)  # an unknown name fails here, before any work
+        if self.tolerance_mode not in TOLERANCE_MODES:
+            raise ValueError(f"unknown tolerance mode {self.tolerance_mode!r}: use one of {', '.join(TOLERANCE_MODES)}")
+        if self.tolerance_mode == "ezkl" and not d.tolerance_arg:
+            having = [n for n, b in BACKENDS.items() if b.tolerance_arg]
+            raise ValueError(
+                f"--tolerance-mode ezkl needs ezkl's `tolerance` run arg, which backend {self.backend} does not "
+                f"have (removed in ezkl 20.1.1): use --backend {' or '.join(having)}"
+            )
         if self.search_scan not in tolerance.SCANS:
             raise ValueError(f"unknown search scan {self.search_scan!r}: use one of {', '.join(tolerance.SCANS)}")
         if self.rounds < 1:
             raise ValueError(f"rounds must be >= 1, got {self.rounds}")
+
+    def backend_env(self) -> BackendEnv:
+        """Where the backend runs (zkbench.backends.environments); BackendUnavailable if it cannot."""
+        return resolve(self.backend, self.cache_dir, self.backend_python)
 
 
 def run_identity(spec, config: RunConfig) -> dict:
@@ -60,6 +79,7 @@ def run_identity(spec, config: RunConfig) -> dict:
     build and the workload. A stored result is resumed only when its identity equals the run's
     (zkbench.fixtures.resume.resumable). JSON-shaped, so a stored copy compares equal."""
     profile = spec.result_profile(config.profile)
+    env = config.backend_env()
     return {
         "profile": profile,
         "rounds": config.rounds,
@@ -74,7 +94,9 @@ def run_identity(spec, config: RunConfig) -> dict:
             "scan": config.search_scan,
         },
         "backend": config.backend,
-        "ezkl_build": get_backend(config.backend).info()["build"],
+        "ezkl_build": env.build,
+        "device": env.device(config.gpu),
+        "tolerance_mode": config.tolerance_mode,
         "force_logrows": config.force_logrows,
         "workload_version": spec.workload_version,
         "workload_fingerprint": spec.fingerprint(profile),

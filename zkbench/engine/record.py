@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import zkbench.resources.environment as environment
-from zkbench.backends import get_backend
 from zkbench.engine.child import Clock
 from zkbench.engine.config import RunConfig, run_identity
 from zkbench.layers import experiment_id
@@ -41,7 +40,7 @@ def from_cache(stage_record: dict, built_now: bool) -> dict:
 
 
 def base_result(spec, tol: float, config: RunConfig) -> dict:
-    backend = get_backend(config.backend).info()
+    backend = config.backend_env().info(config.gpu)
     return {
         "schema_version": SCHEMA_VERSION,
         "id": experiment_id(spec.name, tol),
@@ -54,6 +53,7 @@ def base_result(spec, tol: float, config: RunConfig) -> dict:
         "ezkl_version": backend["version"],
         "ezkl_build": backend["build"],
         "backend": backend,
+        "tolerance_mode": config.tolerance_mode,
         "input_shape": list(spec.shape(config.profile).input_shape),
         "status": "pending",
         "verified": False,

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from zkbench.backends import Backend
+from zkbench.backends.environments import BackendEnv
 from zkbench.engine.child import Clock, StageWorker
 from zkbench.engine.config import RunConfig
 from zkbench.engine.live_status import write_status
@@ -22,17 +23,25 @@ class StageRunner:
     the harness clock."""
 
     def __init__(
-        self, experiment_id: str, group: str, config: RunConfig, backend: Backend, log_path: Path, clock: Clock
+        self,
+        experiment_id: str,
+        group: str,
+        config: RunConfig,
+        backend: Backend,
+        env: BackendEnv,
+        log_path: Path,
+        clock: Clock,
     ):
-        self.experiment_id, self.group, self.cfg, self.backend = experiment_id, group, config, backend
+        self.experiment_id, self.group, self.cfg, self.backend, self.env = experiment_id, group, config, backend, env
         self.log_path, self.clock = log_path, clock
         self.prediction: dict | None = None  # set once known: admission sizes setup and prove by it
         self.waited_s: dict[str, float] = {}
         self.gpu_samples: dict[str, list[dict]] = {}
         self.started = time.time()
 
-    def new_worker(self, preload: tuple[str, ...] | None = None) -> StageWorker:
-        """A stage child that has imported `preload` (default: the backend's modules) before it says ready."""
+    def new_worker(self, preload: tuple[str, ...] | None = None, prover: bool = True) -> StageWorker:
+        """A stage child that has imported `preload` (default: the backend's modules) before it says ready.
+        A prover child runs under the backend's interpreter; the others (torch, onnxruntime) under this one."""
         return StageWorker(
             self.log_path,
             threads=self.cfg.threads,
@@ -41,6 +50,8 @@ class StageRunner:
             clock=self.clock,
             backend=self.backend.name,
             preload=self.backend.preload if preload is None else preload,
+            python=self.env.python if prover else None,
+            environment=self.env.child_environment(self.cfg.gpu) if prover else None,
         )
 
     def stage(
@@ -50,13 +61,14 @@ class StageRunner:
         rounds: int = 1,
         preload: tuple[str, ...] | None = None,
         timeout_s: float | None = None,
+        prover: bool = True,
         **args,
     ) -> list[dict]:
         """Run a stage `rounds` times, each round in a fresh child (a round never starts from what the
         previous one left on the heap); the replies, one per round."""
         replies = []
         for _ in range(rounds):
-            with self.new_worker(preload) as w:
+            with self.new_worker(preload, prover) as w:
                 replies.append(w.call(stage, op=op, timeout_s=timeout_s, **args))
         return replies
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 from pytest_benchmark.stats import Stats
 
+from zkbench.backends import backend_of, with_backend
 from zkbench.engine.results import validate
 
 
@@ -33,6 +34,12 @@ def machine_of(environment: dict) -> str:
         f"{environment.get('hostname') or 'unknown host'} ({environment.get('cpu_model') or 'unknown CPU'}, "
         f"ezkl {environment.get('ezkl') or '?'})"
     )
+
+
+def result_key(result: dict) -> str:
+    """What the tools key a result by: its id, with its backend unless the default (with_backend),
+    so two backends' runs of one experiment never collide and default-only runs keep bare ids."""
+    return with_backend(result["id"], backend_of(result))
 
 
 def one_line(text: object, limit: int = 200) -> str:

@@ -2,10 +2,15 @@
 
     zkbench compare BASE NEW [--all] [--no-times] [--time-threshold 20%] [--circuit-only]
         [--threshold NAME=VALUE ...] [--normalize-by EXPERIMENT::STAGE] [--fail-on-missing]
+        [--base-backend NAME] [--new-backend NAME]
 
 BASE and NEW are each a pytest-benchmark JSON file (what `pytest --benchmark-json=FILE` writes) or
 a results directory (results/<group>/<name>_tol<tol>.json); the two kinds can be mixed. Entries are
-matched on experiment id (e.g. "ReLU-tol0.5") and stage (e.g. "prove").
+matched on experiment id (e.g. "ReLU-tol0.5") and stage (e.g. "prove"). A non-default backend's
+experiments carry its name (e.g. "ReLU-tol0.5-ezkl-gpu-16"), so backends never match each other;
+--base-backend/--new-backend NAME keep only that backend's experiments of that side, by bare id:
+`zkbench compare results results --base-backend ezkl-23 --new-backend ezkl-gpu-16` compares two
+backends' runs of each experiment.
 
 Rules. Every numeric metric is lower-is-better; a threshold X is a fraction (0.2 or "20%").
   <stage> time       regression when new median > base median * (1 + X) AND new median > base max
@@ -149,6 +154,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         action="store_true",
         help="experiments missing from NEW (or skipped, or another profile) are regressions",
     )
+    for side in ("base", "new"):
+        ap.add_argument(
+            f"--{side}-backend",
+            metavar="NAME",
+            help=f"only this prover backend's experiments of {side.upper()}, matched by bare experiment id "
+            "(e.g. ezkl-23, ezkl-gpu-16)",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
             fail_on_missing=args.fail_on_missing,
             min_time_delta=args.min_time_delta,
             circuit_only=args.circuit_only,
+            base_backend=args.base_backend,
+            new_backend=args.new_backend,
             **{"time": args.time_threshold, **dict(args.threshold)},
         )
     except BadInput as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zkbench.tools.compare.rules import IMPROVED, QUIET, Comparison
+from zkbench.tools.compare.runs import Run
 from zkbench.tools.markdown import fmt_threshold, md_table
 from zkbench.units import human_bytes
 
@@ -15,8 +16,8 @@ def to_markdown(comparison: Comparison, all_rows: bool = False) -> str:
     lines = [
         "# Benchmark comparison",
         "",
-        f"- base: `{c.base_run.source}`: {c.base_run.machine}",
-        f"- new: `{c.new_run.source}`: {c.new_run.machine}",
+        f"- base: `{c.base_run.source}`: {c.base_run.machine}{backends(c.base_run)}",
+        f"- new: `{c.new_run.source}`: {c.new_run.machine}{backends(c.new_run)}",
         "- circuits only: status, logrows, num_rows, input/param scale, pk/vk/proof bytes; any change fails"
         if c.circuit_only
         else "- thresholds: "
@@ -60,6 +61,13 @@ def to_markdown(comparison: Comparison, all_rows: bool = False) -> str:
     ):
         lines += ["", f"## {title}", ""] + ([f"- {i}" for i in ids] or ["none"])
     return "\n".join(lines) + "\n"
+
+
+def backends(run: Run) -> str:
+    """The selected backend, or the backends a run holds when several (default only: nothing)."""
+    if run.backend:
+        return f"; backend {run.backend}"
+    return f"; backends {', '.join(run.backends)}" if len(run.backends) > 1 else ""
 
 
 def cell(metric: str, value, normalized_by: str | None = None) -> str:

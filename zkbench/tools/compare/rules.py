@@ -14,6 +14,7 @@ from zkbench.tools.compare.runs import (
     Timing,
     load_run,
     normalized,
+    only_backend,
 )
 
 DEFAULT_THRESHOLDS = {
@@ -191,14 +192,22 @@ def compare(
     fail_on_missing: bool = False,
     min_time_delta: float = DEFAULT_MIN_TIME_DELTA,
     circuit_only: bool = False,
+    base_backend: str | None = None,
+    new_backend: str | None = None,
     **thresholds,
 ) -> Comparison:
     """Compare two runs (paths or Run objects). thresholds: DEFAULT_THRESHOLDS keys or time_<stage>,
     each a fraction or None (off). fail_on_missing: missing, skipped or profile-mismatched
     experiments are regressions. min_time_delta: seconds a time must change by to count.
-    circuit_only: status and CIRCUIT_METRICS only, any change flagged (did the circuits change?)."""
+    circuit_only: status and CIRCUIT_METRICS only, any change flagged (did the circuits change?).
+    base_backend / new_backend: only that backend's experiments of that side, matched by bare id."""
     th = _thresholds(thresholds)
     base_run, new_run = (r if isinstance(r, Run) else load_run(r) for r in (base, new))
+    # before normalizing, so that the reference is named by the bare id too
+    if base_backend:
+        base_run = only_backend(base_run, base_backend)
+    if new_backend:
+        new_run = only_backend(new_run, new_backend)
     if normalize_by:
         base_run, new_run = normalized(base_run, normalize_by), normalized(new_run, normalize_by)
     b, n = base_run.experiments, new_run.experiments

@@ -1,5 +1,6 @@
 """The two inputs of a comparison, read into one shape: a Run of Experiments with per-stage Timings,
-from a pytest-benchmark JSON or a results directory; times normalized by a reference entry."""
+from a pytest-benchmark JSON or a results directory; times normalized by a reference entry; one
+backend's experiments picked out by bare id."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from zkbench.backends import DEFAULT_BACKEND, backend_of, with_backend
 from zkbench.engine.results import SCHEMA_PATH
-from zkbench.tools.load import BadInput, load_results_dir, machine_of, one_line, read_json, stats_of
+from zkbench.tools.load import BadInput, load_results_dir, machine_of, one_line, read_json, result_key, stats_of
 
 # Pipeline order of the stages, from the schema so that this module needs no torch import.
 STAGES: tuple[str, ...] = tuple(json.loads(SCHEMA_PATH.read_text())["properties"]["stages"]["propertyNames"]["enum"])
@@ -36,10 +38,11 @@ class Timing:
 
 @dataclass(frozen=True)
 class Experiment:
-    id: str
+    id: str  # its key in Run.experiments: load.result_key (backend suffix), bare after only_backend
     profile: str | None
     metrics: dict  # METRICS; None where not measured (e.g. a failed experiment)
     stages: dict  # stage -> Timing
+    backend: str = DEFAULT_BACKEND
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class Run:
     machine: str
     experiments: dict  # id -> Experiment
     time_unit: float = 1.0  # seconds per unit of its timings (the reference median once normalized)
+    backend: str | None = None  # set by only_backend: ids are then bare
+
+    @property
+    def backends(self) -> list[str]:
+        return sorted({e.backend for e in self.experiments.values()})
 
 
 def result_metrics(result: dict) -> dict:
@@ -75,8 +83,12 @@ def _timing(stage_record: dict) -> Timing:
 def run_from_results(path: str | Path) -> Run:
     results = load_results_dir(path)
     experiments = {
-        r["id"]: Experiment(
-            r["id"], r["profile"], result_metrics(r), {s: _timing(rec) for s, rec in r.get("stages", {}).items()}
+        result_key(r): Experiment(
+            result_key(r),
+            r["profile"],
+            result_metrics(r),
+            {s: _timing(rec) for s, rec in r.get("stages", {}).items()},
+            backend_of(r),
         )
         for r in results
     }
@@ -109,9 +121,11 @@ def run_from_benchmark(path: str | Path) -> Run:
                 bool(info.get("cached") or info.get("resumed")),
                 info.get("peak_rss_bytes"),
             )
+            # A run of several backends suffixes every id, the default's too: key as results dirs do.
+            backend = info.get("backend") or DEFAULT_BACKEND
+            key = with_backend(bare_id(info["experiment"], backend), backend)
             exp = experiments.setdefault(
-                info["experiment"],
-                Experiment(info["experiment"], info.get("profile"), {k: info.get(k) for k in METRICS}, {}),
+                key, Experiment(key, info.get("profile"), {k: info.get(k) for k in METRICS}, {}, backend)
             )
             exp.stages[info["stage"]] = timing
         except (KeyError, TypeError) as e:
@@ -135,6 +149,24 @@ def load_run(path: str | Path) -> Run:
     if path.is_file():
         return run_from_benchmark(path)
     raise BadInput(f"{path}: no such file or directory")
+
+
+def bare_id(experiment: str, backend: str) -> str:
+    """The experiment id without its backend suffix (zkbench.backends.with_backend); a bare id ends in
+    its tol (digits), never in a backend name."""
+    return experiment.removesuffix(f"-{backend}")
+
+
+def only_backend(run: Run, backend: str) -> Run:
+    """That backend's experiments, keyed by bare id, so that its runs match another backend's."""
+    mine = {
+        bare_id(k, backend): replace(e, id=bare_id(e.id, backend))
+        for k, e in run.experiments.items()
+        if e.backend == backend
+    }
+    if not mine:
+        raise BadInput(f"{run.source}: no experiments of backend {backend} (present: {', '.join(run.backends)})")
+    return replace(run, experiments=mine, backend=backend)
 
 
 def normalized(run: Run, reference: str) -> Run:
