@@ -97,7 +97,8 @@ def test_the_srs_cache_key_names_logrows_and_the_prover_build(first_and_second):
     k = r["circuit"]["logrows"]
     assert r["cache_keys"]["srs"].startswith(f"k{k}-")
     assert r["backend"]["name"] == "ezkl-23" and r["backend"]["build"] == environment.package_build("ezkl")
-    assert srs_cache_key(k, f"ezkl-23:{r['backend']['build']}") == r["cache_keys"]["srs"]
+    prover = f"ezkl-23:{r['backend']['build']}:{r['backend']['device']}"  # name, native build, device
+    assert srs_cache_key(k, prover) == r["cache_keys"]["srs"]
     assert srs_cache_key(k, "ezkl-23:23.0.5+another-build") != r["cache_keys"]["srs"]
 
 

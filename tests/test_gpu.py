@@ -425,6 +425,12 @@ def test_gpu_record_aggregates_the_stage_verdicts(setup, prove, used):
         assert record["note"] == "GPU use unknown: measured"
 
 
+def test_gpu_record_gives_the_provers_peak_gpu_memory_per_stage():
+    rounds = [{**stage_summary(True), "pid_mem_peak_bytes": b} for b in (3 * 2**20, 5 * 2**20, None)]
+    record = gpu_record(GPU_ASSIGNED, {"setup": [stage_summary(False)], "prove": rounds})
+    assert record["prover_peak_mem_bytes"] == {"setup": None, "prove": 5 * 2**20}
+
+
 def test_gpu_record_without_a_gpu_measures_nothing():
     cpu = {"mode": "cpu", "reason": "no GPU visible", "uuid": None, "name": None, "env": {}}
     record = gpu_record(cpu, {"prove": [{"mode": "cpu", "reason": "no GPU assigned"}]})

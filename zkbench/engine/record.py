@@ -103,7 +103,12 @@ def gpu_record(assignment: dict, samples: dict[str, list[dict]]) -> dict:
             }
         )
         note = f"GPU use unknown: {'; '.join(why)}"
-    return {**assignment, "stages": samples, "used_by_prover": used, "note": note}
+    # the GPU memory the prover's own processes held at their peak, per sampled stage (setup, prove)
+    peaks = {
+        stage: max((s["pid_mem_peak_bytes"] for s in ss if s.get("pid_mem_peak_bytes") is not None), default=None)
+        for stage, ss in samples.items()
+    }
+    return {**assignment, "stages": samples, "used_by_prover": used, "prover_peak_mem_bytes": peaks, "note": note}
 
 
 def harness_record(clock: Clock, wall_s: float) -> dict:
