@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from zkbench.backends import BACKENDS, DEFAULT_BACKEND
+from zkbench.backends import BACKENDS, DEFAULT_BACKEND, with_backend
 from zkbench.backends.environments import BackendUnavailable, install, venv_dir
 from zkbench.engine import RunConfig, default_cache_dir, run_experiment
 from zkbench.engine.results import outcome, write_result
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
             state = outcome(r)  # a missed tolerance is a failure, whatever the status says
             failed += state != "done"
             print(
-                f"{experiment_id(name, tol):28} {'ok' if state == 'done' else state:7} {run_detail(r, tol, state)}"
+                f"{with_backend(experiment_id(name, tol), config.backend):28} {'ok' if state == 'done' else state:7} "
+                f"{run_detail(r, tol, state)}"
                 f"  -> {path}"
             )
     return 1 if failed else 0
