@@ -23,6 +23,7 @@ from pathlib import Path
 from zkbench.backends import BACKENDS, DEFAULT_BACKEND, with_backend
 from zkbench.backends.environments import BackendUnavailable, install, venv_dir
 from zkbench.engine import RunConfig, default_cache_dir, run_experiment
+from zkbench.engine.config import DEFAULT_ROUNDS
 from zkbench.engine.results import outcome, write_result
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict
@@ -33,7 +34,12 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("names", nargs="+", metavar="NAME", help="layer names from the registry, or 'all'")
     ap.add_argument("--tol", action="append", type=str, help="tolerance in percent (repeatable); default 0.5 and 2")
     ap.add_argument("--profile", default="smoke", choices=PROFILES)
-    ap.add_argument("--rounds", type=int, default=3, help="prove/verify repetitions")
+    ap.add_argument(
+        "--rounds", default=None, help="prove/verify repetitions: N or auto (default 3 for smoke, auto for paper)"
+    )
+    ap.add_argument(
+        "--round-budget", type=float, default=600.0, help="seconds of proving --rounds auto may fill (default 600)"
+    )
     ap.add_argument("--results-dir", type=Path, default=Path("results"), help="where result files go")
     ap.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     ap.add_argument("--threads", type=int, default=None, help="prover threads (RAYON_NUM_THREADS)")
@@ -63,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         tols = [parse_tolerance(t) for t in args.tol] if args.tol else list(TOLERANCES)
         config = RunConfig(
             profile=args.profile,
-            rounds=args.rounds,
+            rounds=str(args.rounds or DEFAULT_ROUNDS[args.profile]),
+            round_budget_s=args.round_budget,
             cache_dir=args.cache_dir,
             threads=args.threads,
             search_scan=args.search_scan,

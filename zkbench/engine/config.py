@@ -12,6 +12,21 @@ from zkbench.backends.environments import BackendEnv, resolve
 from zkbench.resources.admission import MemoryBudget
 
 TOLERANCE_MODES = ("suite", "ezkl")
+AUTO_MAX_ROUNDS = 5  # --rounds auto never repeats a stage more often than this
+DEFAULT_ROUNDS = {"smoke": 3, "paper": "auto"}  # per profile, when neither --rounds nor the ini says
+
+
+def parse_rounds(value) -> int | str:
+    """A rounds setting: a whole number >= 1, or "auto"."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"rounds must be a whole number >= 1 or auto, got {value!r}") from None
+    if n < 1 or str(n) != str(value).strip():
+        raise ValueError(f"rounds must be a whole number >= 1 or auto, got {value!r}")
+    return n
 
 
 def default_cache_dir() -> Path:
@@ -21,7 +36,10 @@ def default_cache_dir() -> Path:
 @dataclass
 class RunConfig:
     profile: str = "smoke"
-    rounds: int = 3  # prove and verify repetitions
+    # prove and verify repetitions: a number, or "auto" (the paper profile's default): repeat while one
+    # more round is predicted to fit round_budget_s, at least 1 and at most AUTO_MAX_ROUNDS
+    rounds: int | str = 3
+    round_budget_s: float = 600.0
     cache_dir: Path = field(default_factory=default_cache_dir)
     threads: int | None = None  # prover/torch threads in the child
     memory_limit_bytes: int | None = None
@@ -65,8 +83,9 @@ class RunConfig:
             )
         if self.search_scan not in tolerance.SCANS:
             raise ValueError(f"unknown search scan {self.search_scan!r}: use one of {', '.join(tolerance.SCANS)}")
-        if self.rounds < 1:
-            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
+        self.rounds = parse_rounds(self.rounds)
+        if not self.round_budget_s > 0:
+            raise ValueError(f"round budget must be > 0 seconds, got {self.round_budget_s:g}")
 
     def backend_env(self) -> BackendEnv:
         """Where the backend runs (zkbench.backends.environments); BackendUnavailable if it cannot."""
@@ -83,6 +102,7 @@ def run_identity(spec, config: RunConfig) -> dict:
     return {
         "profile": profile,
         "rounds": config.rounds,
+        **({"round_budget_s": config.round_budget_s} if config.rounds == "auto" else {}),
         "threads": config.threads,
         "n_calibration": config.n_calibration,
         "n_heldout": config.n_heldout,

@@ -23,8 +23,11 @@ def measured(reply: dict, *more: dict) -> dict:
     both from the round with the highest peak."""
     replies = (reply, *more)
     top = max(replies, key=lambda r: r["peak_rss_bytes"])
+    seconds = [r["seconds"] for r in replies]
     return {
-        "seconds": [r["seconds"] for r in replies],
+        "seconds": seconds,
+        # max - min over the rounds; one round says nothing of the spread: unknown (None), never 0
+        "spread_s": max(seconds) - min(seconds) if len(seconds) > 1 else None,
         "cpu_seconds": [r.get("cpu_seconds") for r in replies],
         "peak_rss_bytes": top["peak_rss_bytes"],
         "base_rss_bytes": top["base_rss_bytes"],

@@ -47,7 +47,7 @@ def to_markdown(comparison: Comparison, all_rows: bool = False) -> str:
                         cell(r.metric, r.base, c.normalized_by),
                         cell(r.metric, r.new, c.normalized_by),
                         "" if r.change is None else f"{r.change:+.1%}",
-                        r.verdict,
+                        f"{r.verdict} ({r.note})" if r.note else r.verdict,
                     )
                     for r in shown
                 ],

@@ -31,6 +31,7 @@ class Timing:
     max: float
     cached: bool
     peak_rss_bytes: int | None
+    rounds: int = 0  # measured rounds; 1: the spread is unknown (0: not said)
 
     def scaled(self, factor: float) -> Timing:
         return replace(self, median=self.median * factor, min=self.min * factor, max=self.max * factor)
@@ -77,7 +78,9 @@ def result_metrics(result: dict) -> dict:
 
 def _timing(stage_record: dict) -> Timing:
     s = stats_of(stage_record["seconds"])
-    return Timing(s.median, s.min, s.max, stage_record["cached"], stage_record["peak_rss_bytes"])
+    return Timing(
+        s.median, s.min, s.max, stage_record["cached"], stage_record["peak_rss_bytes"], len(stage_record["seconds"])
+    )
 
 
 def run_from_results(path: str | Path) -> Run:
@@ -120,6 +123,7 @@ def run_from_benchmark(path: str | Path) -> Run:
                 st["max"],
                 bool(info.get("cached") or info.get("resumed")),
                 info.get("peak_rss_bytes"),
+                int(st.get("rounds") or 0),
             )
             # A run of several backends suffixes every id, the default's too: key as results dirs do.
             backend = info.get("backend") or DEFAULT_BACKEND
