@@ -87,7 +87,11 @@ def _time_row(exp: str, stage: str, base: Timing, new: Timing, x: float | None, 
     # One measured round has no spread: "outside the base's spread" then rests on that one value, and
     # the row says so instead of implying a spread of 0.
     single = [side for side, t in (("base", base), ("new", new)) if t.rounds == 1 and not t.cached]
-    note = f"spread unknown: {' and '.join(single)} 1 round" if single and verdict in (REGRESSION, IMPROVED, NOISE) else None
+    note = (
+        f"spread unknown: {' and '.join(single)} 1 round"
+        if single and verdict in (REGRESSION, IMPROVED, NOISE)
+        else None
+    )
     return Row(exp, metric, base.median, new.median, _change(base.median, new.median), verdict, note)
 
 
