@@ -21,10 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zkbench.backends import BACKENDS, DEFAULT_BACKEND, with_backend
-from zkbench.backends.environments import BackendUnavailable, install, venv_dir
+from zkbench.backends.environments import BackendUnavailable, ensure
 from zkbench.engine import RunConfig, default_cache_dir, run_experiment
-from zkbench.engine.config import DEFAULT_ROUNDS
+from zkbench.engine.config import DEFAULT_ROUNDS, TOLERANCE_MODES
 from zkbench.engine.results import outcome, write_result
+from zkbench.engine.tolerance import SCANS
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict
 from zkbench.tools import backend, compare, plan, report, status
@@ -45,7 +46,7 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--threads", type=int, default=None, help="prover threads (RAYON_NUM_THREADS)")
     ap.add_argument(
         "--search-scan",
-        choices=("bisect", "exhaustive"),
+        choices=SCANS,
         default="bisect",
         help="tolerance search per structure: bisect (default) or exhaustive (every scale upwards)",
     )
@@ -57,7 +58,7 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
     )
     ap.add_argument(
         "--tolerance-mode",
-        choices=("suite", "ezkl"),
+        choices=TOLERANCE_MODES,
         default="suite",
         help="suite: the suite's metric and search (default) | ezkl: ezkl's own tolerance run arg (ezkl-19, ezkl-gpu-16)",
     )
@@ -78,10 +79,7 @@ def run(args: argparse.Namespace) -> int:
             backend_python=args.backend.partition("=")[2] or None,
             tolerance_mode=args.tolerance_mode,
         )
-        if config.backend_python is None and BACKENDS[config.backend].own_environment:
-            if not venv_dir(config.cache_dir, config.backend).exists():
-                install(config.backend, config.cache_dir)  # first use: make its environment
-        config.backend_env()
+        ensure(config.backend, config.cache_dir, config.backend_python)  # first use: make its environment
     except (KeyError, ValueError, BackendUnavailable) as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2

@@ -145,12 +145,14 @@ def install(name: str, cache_dir: Path, say=print) -> BackendEnv:
     target = venv_dir(cache_dir, name)
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        try:  # another process may have made it while this one waited
+        try:  # made before (or by another process while this one waited)
             env = resolve(name, cache_dir)
-            say(f"{name}: ready in {target} ({d.package} {env.version}), reused")
+            say(f"{name}: ready in {target}, reused")
             return env
-        except BackendUnavailable:
+        except BackendUnavailable as e:
             _probe.cache_clear()
+            if target.exists():
+                say(f"{name}: {e}; making it again")
         pins = [f"{p}=={project.package_version(p)}" for p in CHILD_PACKAGES if project.package_version(p)]
         tmp = target.with_name(f"venv.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -184,3 +186,11 @@ def install(name: str, cache_dir: Path, say=print) -> BackendEnv:
         env = resolve(name, cache_dir)
         say(f"{name}: ready in {time.perf_counter() - t0:.0f} s: {d.package} {env.version} (build {env.build})")
         return env
+
+
+def ensure(name: str, cache_dir: Path, python: str | None = None, say=print) -> BackendEnv:
+    """The backend's environment, a shipped one made on first use (a progress line; reused after).
+    An existing one that is broken, or an interpreter given by hand, is not touched: BackendUnavailable."""
+    if python is None and definition(name).own_environment and not venv_dir(cache_dir, name).exists():
+        install(name, cache_dir, say=say)
+    return resolve(name, cache_dir, python)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from zkbench.backends import BACKENDS
-from zkbench.backends.environments import BackendUnavailable, install, resolve, venv_dir
+from zkbench.backends.environments import BackendUnavailable, install, resolve
 from zkbench.engine import default_cache_dir
 
 
@@ -47,14 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: unknown backend {', '.join(unknown)}: choose from {', '.join(BACKENDS)} or all", file=sys.stderr)
         return 2
     for name in names:
-        if BACKENDS[name].own_environment and venv_dir(cache, name).exists():
-            try:
-                resolve(name, cache)
-                print(f"{name}: ready in {venv_dir(cache, name)}, reused")
-                continue
-            except BackendUnavailable as e:
-                print(f"{name}: {e}; making it again")
-        try:
+        try:  # reuses a working environment, makes a missing or broken one
             install(name, cache)
         except BackendUnavailable as e:
             print(f"error: {e}", file=sys.stderr)
