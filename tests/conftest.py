@@ -1,6 +1,8 @@
 """Helpers shared by the suite's own tests."""
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,29 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("integration") is None:
             item.add_marker(pytest.mark.unit)
+
+
+def ssh_loopback():
+    """tests/ssh_loopback.py, loaded by path: tests/ is not on sys.path under --import-mode=importlib."""
+    name = "zkbench_tests_ssh_loopback"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("ssh_loopback.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def ssh_hosts(tmp_path_factory):
+    """Two SSH "hosts", zk-host-a and zk-host-b, served by a throwaway sshd on 127.0.0.1 with separate
+    HOMEs (ssh_loopback.Loopback); skips when OpenSSH is not installed."""
+    with ssh_loopback().start_sshd(tmp_path_factory.mktemp("sshd")) as loopback:
+        yield loopback
+
+
+@pytest.fixture(scope="session")
+def remote_side(tmp_path_factory):
+    """A separate checkout of this working tree with its own venv (ssh_loopback.RemoteSide)."""
+    return ssh_loopback().remote_checkout(Path(__file__).parents[1], tmp_path_factory.mktemp("remote"))
