@@ -499,3 +499,11 @@ def test_the_environment_lists_gpus_through_the_one_enumeration(monkeypatch):
     ]
     assert nvml.shutdown_calls == nvml.init_calls == 1  # one session, closed
     assert all_gpus(FakeNvml(fail_init=True)) == []
+
+
+def test_a_multi_host_worker_takes_the_gpu_of_its_slot_on_its_host():
+    """--hosts: gw2 may be the first worker of its host; it takes that host's GPU 0, not GPU 2 % count."""
+    nvml = FakeNvml(2)
+    assert assign_gpu("gw2", environ={}, nvml=nvml, slot=0).gpu.nvml_index == 0
+    assert assign_gpu("gw3", environ={}, nvml=nvml, slot=0).gpu.nvml_index == 0
+    assert assign_gpu("gw3", environ={}, nvml=nvml).gpu.nvml_index == 1  # without a slot: 3 % 2

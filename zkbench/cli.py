@@ -7,6 +7,8 @@
                                                 will a study fit? predicted memory and time, before running
     zkbench compare BASE NEW                    regressions between two runs (benchmark JSON or results dirs)
     zkbench report RESULTS_DIR --out report/    tables, CSV and plots of one or more runs
+    zkbench merge results/shard-* --out results/merged
+                                                shards' results in one directory, with the count check of the union
     zkbench predict check --cv 5                the memory/time predictor: measure, fit, check, show
     zkbench backend install ezkl-19             a prover backend's environment (ezkl-19, ezkl-gpu-16)
 
@@ -28,7 +30,7 @@ from zkbench.engine.results import outcome, write_result
 from zkbench.engine.tolerance import SCANS
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict
-from zkbench.tools import backend, compare, plan, report, status
+from zkbench.tools import backend, compare, merge, plan, report, status
 
 
 def add_run_arguments(ap: argparse.ArgumentParser) -> None:
@@ -129,6 +131,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "plan": ("predict memory and time of experiments before running them", plan.add_arguments, plan.run),
     "compare": ("compare two runs; exit 1 on a regression", compare.add_arguments, compare.run),
     "report": ("markdown tables, CSV and plots from results directories", report.add_arguments, report.run),
+    "merge": (
+        "merge the results directories of shards, then the count check of the union",
+        merge.add_arguments,
+        merge.run,
+    ),
     "predict": ("the memory/time predictor: measure points, fit, check, show", predict.add_arguments, predict.run),
     "backend": ("prover backends: list them, install their environments", backend.add_arguments, backend.run),
 }
@@ -144,6 +151,7 @@ def parser() -> argparse.ArgumentParser:
         "plan": plan,
         "compare": compare,
         "report": report,
+        "merge": merge,
         "predict": predict,
         "backend": backend,
     }
