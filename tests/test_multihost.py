@@ -158,3 +158,23 @@ def test_a_lost_host_is_a_failed_result_the_other_host_carries_on_and_a_rerun_co
     assert rerun.returncode == 0, out[-4000:]
     assert all(r["status"] == "ok" and r["verified"] for r in results_of(results).values())
     assert "4 passed" in out and "(* resumed from an earlier run's result" in out
+
+
+def test_a_host_whose_input_file_differs_is_refused_before_any_experiment(ssh_hosts, remote_side, tmp_path):
+    """Workers read --models-dir models (and --srs files) on their own host: one that differs from the
+    controller's copy is a one-line refusal naming the host and the file, not a silent other measurement."""
+    model = remote_side.dir / "tests" / "data" / "models" / "mlp" / "input.json"
+    original = model.read_bytes()
+    model.write_bytes(original.replace(b"]", b", 0.0]", 1))
+    try:
+        proc = hosts_run(
+            ssh_hosts, remote_side, tmp_path / "results", "--models-dir", "tests/data/models", "--layer", "mlp"
+        )
+        out = finish(proc)
+    finally:
+        model.write_bytes(original)
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, out[-4000:]
+    refusals = [line for line in out.splitlines() if "is different there" in line]
+    assert len(refusals) == 2, out[-4000:]  # one line per host
+    assert all("--models-dir mlp input.json" in line for line in refusals)
+    assert not (tmp_path / "results" / "custom").exists()  # no experiment ran
