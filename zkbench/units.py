@@ -38,3 +38,12 @@ def parse_memory(text: str) -> int:
     if n_bytes <= 0:
         raise ValueError(f"invalid memory size {text!r}: must be at least 1 byte")
     return n_bytes
+
+
+def human_seconds(seconds: float) -> str:
+    """3.2 s, 4.5 min, 2.3 h."""
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"

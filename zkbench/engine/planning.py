@@ -1,5 +1,11 @@
-"""Plan mode: settings and calibration only, then the predicted logrows, key size, peak memory and
-proving time. No SRS, no setup, no prove."""
+"""Plan mode: one candidate evaluation (settings, calibration, compile, the witnesses of the
+calibration inputs and their error) at the circuit a run is expected to choose, then the predicted
+logrows, key size, peak memory and proving time, and the time the whole experiment will take
+(search, setup, the rounds --rounds would run). No SRS, no setup, no prove.
+
+The evaluation uses the run's own workload and is read from and kept in the run's candidate cache
+(zkbench.engine.experiment.Experiment.candidates_dir): a plan after a run costs no prover call, and
+the run after a plan does not evaluate that candidate again."""
 
 from __future__ import annotations
 
@@ -12,19 +18,25 @@ from zkbench.engine.child import StageFailed
 from zkbench.engine.config import RunConfig
 from zkbench.engine.experiment import Experiment, predicted
 from zkbench.engine.record import base_result
+from zkbench.engine.tolerance import Candidate
 from zkbench.layers import experiment_id, get, parse_tolerance
 
 
 def plan_experiment(
-    name: str, tol, config: RunConfig, run_args: dict, spec=None, timeout_s: float | None = None
+    name: str,
+    tol,
+    config: RunConfig,
+    run_args: dict,
+    spec=None,
+    timeout_s: float | None = None,
+    basis: dict | None = None,
 ) -> dict:
-    """Plan mode: settings and calibration only, at `run_args` (e.g. the circuit the search chose
-    at smoke size for the same layer and tol), then the predicted logrows, pk bytes, peak RSS and
-    proving time. No SRS, no setup, no prove."""
+    """Plan one experiment at `run_args` (e.g. the circuit the search chose at smoke size for the same
+    layer and tol). `basis` is that smoke result, when there is one: its count of search evaluations
+    and its setup/prove time ratio scale the estimate of the whole experiment's time."""
     spec, tol = spec or get(name), parse_tolerance(tol)
-    config = RunConfig(**{**config.__dict__, "n_calibration": 1, "n_heldout": 1})
     log_stem = config.cache_dir / "logs" / f"plan-{experiment_id(spec.name, tol)}-{os.getpid()}"
-    plan = {
+    plan: dict = {
         "id": experiment_id(spec.name, tol),
         "name": spec.name,
         "group": spec.group,
@@ -33,32 +45,114 @@ def plan_experiment(
         "run_args": run_args,
         "tags": sorted(spec.tags),
     }
+    cand = Candidate(
+        run_args["input_scale"], run_args["decomp_base"], run_args["decomp_legs"], run_args["num_inner_cols"]
+    )
+    target = tol * config.search_margin
     with tempfile.TemporaryDirectory(prefix="zkbench-plan-") as tmp:
         exp = Experiment(spec, tol, config, Path(tmp), log_stem)
         exp.r = base_result(spec, tol, config)
         try:
             wl = exp.workload()
-            onnx, settings = str(Path(wl["dir"]) / "network.onnx"), str(Path(tmp) / "settings.json")
-            [gen] = exp.stage(
-                "settings", op="gen_settings", onnx=onnx, settings=settings, run_args=run_args, timeout_s=timeout_s
+            grid = {
+                "scales": [cand.scale],
+                "decompositions": [[cand.decomp_base, cand.decomp_legs]],
+                "inner_cols": [cand.num_inner_cols],
+            }
+            rep = exp.search_child(wl, target, grid, "exhaustive", timeout_s=timeout_s)
+            [evaluation] = rep["result"]["candidates"]
+            if "error" in evaluation:
+                raise StageFailed("search", "candidate_failed", evaluation["error"])
+            settings = Path(
+                evaluation["settings_path"]
+                if not evaluation["cached"]
+                else exp.candidates_dir(wl) / f"{cand.stem}.settings.json"
             )
-            [cal] = exp.stage(
-                "calibrate",
-                timeout_s=timeout_s,
-                data=str(Path(wl["dir"]) / "calibration.json"),
-                onnx=onnx,
-                settings=settings,
-                scales=[run_args["input_scale"]],
-                scale_rebase_multiplier=[1],
-            )
-            s = json.loads(Path(settings).read_text())
+            if not settings.is_file():  # kept by an older version without its settings: make them again
+                settings = remake_settings(exp, wl, cand, Path(tmp), timeout_s)
+            s = json.loads(settings.read_text())
+            prediction = predicted(s, config)
             plan.update(
                 status="ok",
                 logrows=s["run_args"]["logrows"],
                 num_rows=s["num_rows"],
-                prediction=predicted(s, config),
-                settings_s=gen["seconds"] + cal["seconds"],
+                prediction=prediction,
+                candidate={
+                    "tol_metric": evaluation["tol_metric"],
+                    "target_tol_metric": target,
+                    "meets_target": evaluation["tol_metric"] <= target,
+                    "from_cache": bool(evaluation["cached"]),
+                    "evaluate_s": evaluation_seconds(evaluation),
+                },
+                estimate=time_estimate(prediction, evaluation_seconds(evaluation), config, basis),
             )
         except StageFailed as e:
             plan.update(status="failed", failure={"stage": e.stage, "kind": e.kind, "cause": e.cause})
     return plan
+
+
+def evaluation_seconds(evaluation: dict) -> float:
+    """One candidate evaluation's time; an entry kept by an older version has only its settings and
+    calibration times, the larger part at paper size."""
+    if evaluation.get("evaluate_s") is not None:
+        return evaluation["evaluate_s"]
+    return evaluation.get("gen_settings_s", 0.0) + evaluation.get("calibrate_s", 0.0)
+
+
+def remake_settings(exp: Experiment, wl: dict, cand: Candidate, tmp: Path, timeout_s: float | None) -> Path:
+    onnx, settings = str(Path(wl["dir"]) / "network.onnx"), tmp / "settings.json"
+    exp.stage(
+        "settings", op="gen_settings", onnx=onnx, settings=str(settings), run_args=cand.run_args(), timeout_s=timeout_s
+    )
+    exp.stage(
+        "calibrate",
+        timeout_s=timeout_s,
+        data=str(Path(wl["dir"]) / "calibration.json"),
+        onnx=onnx,
+        settings=str(settings),
+        scales=[cand.scale],
+        scale_rebase_multiplier=[1],
+    )
+    return settings
+
+
+def time_estimate(prediction: dict, evaluate_s: float, config: RunConfig, basis: dict | None) -> dict:
+    """Seconds the experiment will take, by part: the search (the smoke search's count of evaluations,
+    each as long as this plan's evaluation of the expected circuit), setup (the predicted prove time
+    times the smoke run's setup/prove ratio) and the proving rounds (--rounds, or what auto will choose
+    for the predicted prove time). Rough by construction; each part says where it came from."""
+    prove_s = prediction["prove_seconds"]
+    stages = (basis or {}).get("stages", {})
+    evaluations = stages.get("search", {}).get("evaluations")
+    smoke_prove = stages.get("prove", {}).get("seconds") or []
+    smoke_setup = stages.get("setup", {}).get("seconds") or []
+    if smoke_prove and smoke_setup and sum(smoke_prove) > 0:
+        setup_ratio, setup_from = (
+            (sum(smoke_setup) / len(smoke_setup)) / (sum(smoke_prove) / len(smoke_prove)),
+            "the smoke run's setup/prove ratio",
+        )
+    else:
+        setup_ratio, setup_from = 1.0, "assumed as long as one prove (no smoke result)"
+    if evaluations is None:
+        evaluations, search_from = len(config.scales), "one evaluation per scale of the grid (no smoke result)"
+    else:
+        search_from = "the smoke search's evaluations x this plan's evaluation"
+    rounds = (
+        Experiment.planned_auto_rounds(prove_s, config.round_budget_s)
+        if config.rounds == "auto"
+        else int(config.rounds)
+    )
+    search_s = evaluations * evaluate_s
+    setup_s = setup_ratio * prove_s
+    total = search_s + setup_s + rounds * prove_s
+    return {
+        "search_s": search_s,
+        "search_evaluations": evaluations,
+        "search_from": search_from,
+        "setup_s": setup_s,
+        "setup_from": setup_from,
+        "rounds": rounds,
+        "rounds_from": "--rounds auto" if config.rounds == "auto" else "--rounds",
+        "prove_s": rounds * prove_s,
+        "total_s": total,
+    }
