@@ -140,6 +140,7 @@ def test_the_controller_sees_every_workers_stage_through_its_heartbeat_channel(t
         view = LiveView(tmp_path / ".status", write_line=lines.append)
         node = SimpleNamespace(gateway=gw, workerinput={})
         view.attach(node, Placement("zk-host-b", 1, 2))
+        assert not view.path.exists()  # nothing until a worker reports (a run without experiments)
         got = threading.Event()
         original = view.update
 
