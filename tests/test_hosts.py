@@ -213,3 +213,22 @@ def test_the_plan_puts_each_layer_on_a_host_it_fits_and_balances_the_rest():
     assert assign_to_hosts(plans, hosts) == {"Conv2d": "big", "Tanh": "gpu1", "ReLU": "gpu1", "Huge": None}
     with pytest.raises(ValueError, match="NAME=MEMORY"):
         parse_plan_host("gpu1")
+
+
+def test_a_long_stage_is_never_silent_every_worker_gets_a_line_each_minute(tmp_path):
+    now = [1000.0]
+    lines: list[str] = []
+    view = LiveView(tmp_path / ".status", write_line=lines.append, clock=lambda: now[0])
+    a, b = Placement("gpu1", 0, 2), Placement("gpu2", 0, 1)
+    view.update("gw0", a, {"experiment": "SiLU-tol2", "stage": "prove", "stage_elapsed_s": 0.0})
+    view.update("gw1", b, {"experiment": "Tanh-tol2", "stage": "setup", "stage_elapsed_s": 0.0})
+    assert len(lines) == 2  # a line per stage change
+    for _ in range(11):  # heartbeats of the same stage, 5 s apart: nothing new to say for a minute
+        now[0] += 5.0
+        view.update("gw0", a, {"experiment": "SiLU-tol2", "stage": "prove", "stage_elapsed_s": now[0] - 1000.0})
+    assert len(lines) == 2
+    now[0] += 5.0  # a minute since the last block: one line per worker, with its host and elapsed time
+    view.update("gw0", a, {"experiment": "SiLU-tol2", "stage": "prove", "stage_elapsed_s": 60.0})
+    assert len(lines) == 4
+    assert "gpu1" in lines[2] and "SiLU-tol2" in lines[2] and "60s" in lines[2]
+    assert "gpu2" in lines[3] and "setup" in lines[3] and "60s" in lines[3]
