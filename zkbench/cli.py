@@ -26,7 +26,7 @@ from zkbench.backends import BACKENDS, DEFAULT_BACKEND, with_backend
 from zkbench.backends.environments import BackendUnavailable, ensure
 from zkbench.engine import RunConfig, default_cache_dir, run_experiment
 from zkbench.engine.config import DEFAULT_ROUNDS, TOLERANCE_MODES
-from zkbench.engine.results import outcome, write_result
+from zkbench.engine.results import outcome, unchecked_reason, write_result
 from zkbench.engine.tolerance import SCANS
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict
@@ -101,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_detail(r: dict, tol: float, state: str) -> str:
+    unchecked = unchecked_reason(r)
+    if r["status"] == "ok" and unchecked:
+        return (
+            f"logrows {r['circuit']['logrows']}, prove {min(r['stages']['prove']['seconds']):.2f}s, "
+            f"accuracy unchecked: {unchecked}"
+        )
     if r["status"] == "ok":
         return (
             f"logrows {r['circuit']['logrows']}, prove {min(r['stages']['prove']['seconds']):.2f}s, "

@@ -32,9 +32,6 @@ class BackendDef:
     own_environment: bool  # True: a venv of its own (it clashes with the project's ezkl)
     gpu: bool = False  # proves on a GPU (ENABLE_ICICLE_GPU) when its worker has one
     tolerance_arg: bool = False  # its run args have ezkl's own `tolerance` (--tolerance-mode ezkl)
-    # False: the same run args may lay out a different number of rows from one call to the next
-    # (ezkl-gpu 16.1 with 4 inner columns: 705-741 rows for one SiLU circuit, in fresh processes)
-    stable_layout: bool = True
     about: str = ""
 
 
@@ -66,7 +63,6 @@ BACKENDS = {
             own_environment=True,
             gpu=True,
             tolerance_arg=True,
-            stable_layout=False,
             about="ezkl's icicle GPU build (MSM/NTT on the GPU; on the CPU without one)",
         ),
     )

@@ -77,6 +77,12 @@ class Ezkl23:
     def prove(self, witness: str, compiled: str, pk: str, proof: str, srs: str) -> None:
         self._call("prove", witness, compiled, pk, proof, srs)
 
+    def mock(self, witness: str, compiled: str) -> bool:
+        """ezkl's mock prover: the circuit's constraints hold for the witness (no keys, no proof).
+        Not part of the Backend protocol: the tests use it to check that ezkl's own default
+        pipeline accepts a model."""
+        return bool(self._call("mock", witness, compiled))
+
     def verify(self, proof: str, settings: str, vk: str, srs: str) -> dict:
         try:
             ok = self._call("verify", proof, settings, vk, srs)
