@@ -275,6 +275,16 @@ def test_results_dirs_compare(tmp_path):
     assert flagged(compare(RESULTS, new)) == {("ReLU-tol2", "logrows")}
 
 
+def test_a_result_whose_accuracy_went_unchecked_is_a_regression(tmp_path):
+    """checked -> unchecked (no float reference any more): nothing says the outputs are right now."""
+    new = shutil.copytree(RESULTS, tmp_path / "results")
+    path = new / "core_layers" / "ReLU_tol2.json"
+    doc = json.loads(path.read_text())
+    doc["accuracy"] = {"checked": False, "reason": "no evaluator", "samples": 1, "tol": 2.0}
+    write(path, doc)
+    assert ("ReLU-tol2", "accuracy_checked") in flagged(compare(RESULTS, new))
+
+
 @pytest.mark.parametrize(
     "options",
     [["--no-times"], ["--time-threshold", "50%"], ["--threshold", "time_prove=0.5"], ["--threshold", "time_prove=off"]],

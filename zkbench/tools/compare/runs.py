@@ -18,7 +18,7 @@ NUMERIC_METRICS = ("logrows", "num_rows", "pk_bytes", "vk_bytes", "proof_bytes",
 # What makes the circuit the same circuit (--circuit-only): any change either way counts. The scales
 # are in result documents only, so a benchmark JSON input compares the rest.
 CIRCUIT_METRICS = ("logrows", "num_rows", "input_scale", "param_scale", "pk_bytes", "vk_bytes", "proof_bytes")
-BOOLEAN_METRICS = ("verified", "tolerance_met")
+BOOLEAN_METRICS = ("verified", "tolerance_met", "accuracy_checked")  # true -> false is a regression
 METRICS = ("status", "tol", *NUMERIC_METRICS, *BOOLEAN_METRICS, "input_scale", "param_scale")
 
 
@@ -72,8 +72,15 @@ def result_metrics(result: dict) -> dict:
         **{k: sizes.get(k) for k in ("pk_bytes", "vk_bytes", "proof_bytes")},
         "tol_metric": accuracy.get("tol_metric"),
         "tolerance_met": accuracy.get("tolerance_met"),
+        "accuracy_checked": accuracy_checked(accuracy),
         "verified": result["verified"],
     }
+
+
+def accuracy_checked(accuracy: dict) -> bool | None:
+    """Whether the proven outputs were checked against a float reference: false for a user's model
+    no evaluator could run (zkbench.engine.results.unchecked_reason); None when there is no accuracy."""
+    return bool(accuracy.get("checked", True)) if accuracy else None
 
 
 def _timing(stage_record: dict) -> Timing:
