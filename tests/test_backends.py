@@ -42,6 +42,16 @@ def test_shipped_backends_and_their_adapters():
     assert not definition("ezkl-23").own_environment and definition("ezkl-19").own_environment
 
 
+def test_a_cost_lower_bound_needs_room_for_the_rows_and_every_range_check_table():
+    bound = get_backend("ezkl-23").cost_lower_bound
+    # 1008 rows fit 2**10 with a blinding row to spare; a 1024-value range check does not
+    ezkl23 = {"num_rows": 1008, "total_assignments": 4032, "required_range_checks": [[-1, 1], [0, 1023]]}
+    assert bound(ezkl23) == {"logrows": 11, "num_rows": 1008, "total_assignments": 4032}
+    assert bound({**ezkl23, "required_range_checks": [[0, 16383]]})["logrows"] == 15  # ezkl's default 16384^2
+    # ezkl-gpu 16 lists none for a lookup-only layer: the rows alone bound it
+    assert bound({"num_rows": 48, "total_assignments": 192, "required_range_checks": []})["logrows"] == 6
+
+
 def test_ids_name_the_backend_only_when_asked_or_not_the_default():
     assert with_backend("Tanh-tol0.5", "ezkl-23") == "Tanh-tol0.5"
     assert with_backend("Tanh-tol0.5", "ezkl-23", always=True) == "Tanh-tol0.5-ezkl-23"

@@ -3,7 +3,17 @@ import random
 
 import pytest
 
-from zkbench.engine.tolerance import Candidate, accuracy, search, tol_metric, top1_agreement
+from zkbench.engine.tolerance import (
+    REFERENCE_SCALE,
+    Candidate,
+    accuracy,
+    cost,
+    explain_miss,
+    search,
+    structure_of,
+    tol_metric,
+    top1_agreement,
+)
 
 
 def test_tol_metric_is_max_error_over_max_output_in_percent():
@@ -37,13 +47,13 @@ def fake_circuit(c: Candidate) -> dict:
 
 def test_search_picks_the_cheapest_circuit_meeting_tol_and_records_every_candidate():
     grid = dict(scales=range(1, 12), decompositions=[(16384, 2), (1024, 3)], inner_cols=[2, 4])
-    tried, chosen = search(0.5, fake_circuit, **grid)
+    tried, chosen, _ = search(0.5, fake_circuit, **grid)
     best = tried[chosen]
     assert best["tol_metric"] <= 0.5 and best["scale"] == 8  # 100/2^8 = 0.39
     assert (best["decomp_base"], best["num_inner_cols"]) == (1024, 4)
     assert all("meets_tol" in t and "logrows" in t for t in tried)
     # a looser tolerance is never a costlier circuit, and here it is cheaper
-    tried2, chosen2 = search(2.0, fake_circuit, **grid)
+    tried2, chosen2, _ = search(2.0, fake_circuit, **grid)
     assert (tried2[chosen2]["logrows"], tried2[chosen2]["num_rows"]) < (best["logrows"], best["num_rows"])
 
 
@@ -54,7 +64,7 @@ def test_search_skips_scales_already_known_to_miss_and_survives_failing_candidat
         seen.append(c)
         return {"error": "RuntimeError: range check"} if c.decomp_base == 128 else fake_circuit(c)
 
-    tried, chosen = search(0.5, evaluate, scales=range(1, 12), decompositions=[(16384, 2), (128, 4)], inner_cols=[2])
+    tried, chosen, _ = search(0.5, evaluate, scales=range(1, 12), decompositions=[(16384, 2), (128, 4)], inner_cols=[2])
     assert chosen is not None and tried[chosen]["decomp_base"] == 16384
     later = [c.scale for c in seen if c.decomp_base == 128]
     assert min(later) == 8  # started at the first passing scale, not at 1
@@ -62,8 +72,9 @@ def test_search_skips_scales_already_known_to_miss_and_survives_failing_candidat
 
 
 def test_search_reports_none_when_nothing_meets_tol():
-    tried, chosen = search(0.001, fake_circuit, scales=[1, 2], decompositions=[(16384, 2)], inner_cols=[2])
-    assert chosen is None and len(tried) == 2
+    tried, chosen, fallback = search(0.001, fake_circuit, scales=[1, 2], decompositions=[(16384, 2)], inner_cols=[2])
+    # the highest scale misses: under the falling error, so does every lower one
+    assert chosen is None and [t["scale"] for t in tried] == [2] and fallback is None
 
 
 GRID = dict(scales=range(1, 17), decompositions=[(16384, 2), (1024, 3)], inner_cols=[2, 4])
@@ -83,8 +94,8 @@ def counting(evaluate):
 def test_bisection_chooses_what_the_exhaustive_scan_chooses_with_fewer_evaluations(tol):
     full, full_calls = counting(fake_circuit)
     fast, fast_calls = counting(fake_circuit)
-    tried_full, chosen_full = search(tol, full, scan="exhaustive", **GRID)
-    tried_fast, chosen_fast = search(tol, fast, **GRID)
+    tried_full, chosen_full, _ = search(tol, full, scan="exhaustive", **GRID)
+    tried_fast, chosen_fast, _ = search(tol, fast, **GRID)
     pick = lambda tried, i: None if i is None else {k: tried[i][k] for k in ("scale", "decomp_base", "num_inner_cols")}
     assert pick(tried_fast, chosen_fast) == pick(tried_full, chosen_full)
     assert len(fast_calls) <= len(full_calls)
@@ -92,18 +103,24 @@ def test_bisection_chooses_what_the_exhaustive_scan_chooses_with_fewer_evaluatio
         assert len(fast_calls) < len(full_calls)
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_bisection_matches_the_exhaustive_scan_on_random_falling_errors(seed):
+def falling_errors(seed: int):
+    """A random circuit family whose error falls 2**slope per scale step, with noise but monotone;
+    and a tolerance."""
     rng = random.Random(seed)
-    start, slope = rng.uniform(5, 500), rng.uniform(0.3, 1.2)  # error falls 2**slope per step
+    start, slope = rng.uniform(5, 500), rng.uniform(0.3, 1.2)
     noise = [rng.uniform(0.8, 1.2) for _ in range(17)]
 
     def evaluate(c):
         out = fake_circuit(c)
-        out["tol_metric"] = start / 2 ** (slope * c.scale) * min(noise[: c.scale + 1])  # monotone
+        out["tol_metric"] = start / 2 ** (slope * c.scale) * min(noise[: c.scale + 1])
         return out
 
-    tol = rng.choice([0.4, 1.6])
+    return evaluate, rng.choice([0.4, 1.6])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bisection_matches_the_exhaustive_scan_on_random_falling_errors(seed):
+    evaluate, tol = falling_errors(seed)
     full = search(tol, evaluate, scan="exhaustive", **GRID)
     fast = search(tol, evaluate, **GRID)
     key = lambda r: (
@@ -115,7 +132,7 @@ def test_bisection_matches_the_exhaustive_scan_on_random_falling_errors(seed):
 def test_known_evaluations_are_used_first_and_marked_cached():
     store = {}
     first, first_calls = counting(fake_circuit)
-    tried, _ = search(0.4, first, known=lambda c: store.get(c), **GRID)
+    tried, _, _ = search(0.4, first, known=lambda c: store.get(c), **GRID)
     store.update(
         {
             Candidate(t["scale"], t["decomp_base"], t["decomp_legs"], t["num_inner_cols"]): {
@@ -125,11 +142,13 @@ def test_known_evaluations_are_used_first_and_marked_cached():
         }
     )
     again, again_calls = counting(fake_circuit)
-    tried2, chosen2 = search(0.4, again, known=lambda c: store.get(c), **GRID)
+    tried2, chosen2, _ = search(0.4, again, known=lambda c: store.get(c), **GRID)
     assert again_calls == [] and chosen2 is not None  # the same search again costs nothing
     looser, looser_calls = counting(fake_circuit)
     search(2.0, looser, known=lambda c: store.get(c), **GRID)
-    assert len(looser_calls) < len(first_calls)  # a looser tolerance reuses the stricter one's points
+    alone, alone_calls = counting(fake_circuit)
+    search(2.0, alone, **GRID)
+    assert len(looser_calls) < len(alone_calls)  # a looser tolerance reuses the stricter one's points
 
 
 def test_a_candidate_that_cannot_be_built_ends_the_bisection_in_order():
@@ -145,3 +164,95 @@ def test_a_candidate_that_cannot_be_built_ends_the_bisection_in_order():
 def test_an_unknown_scan_is_an_error():
     with pytest.raises(ValueError, match="unknown scan 'linear'"):
         search(1.0, fake_circuit, scan="linear")
+
+
+def fake_bound(c: Candidate) -> dict:
+    """What gen_settings says of fake_circuit before calibration: its rows, and the decomposition's
+    table (the lookup table, which grows with the scale, is left to calibration)."""
+    out = fake_circuit(c)
+    table = {16384: 16384, 1024: 1024}[c.decomp_base]
+    return {
+        "logrows": max(out["num_rows"], table).bit_length(),
+        "num_rows": out["num_rows"],
+        "total_assignments": out["total_assignments"],
+    }
+
+
+def chosen_key(outcome) -> tuple | None:
+    tried, chosen = outcome[0], outcome[1]
+    return (
+        None
+        if chosen is None
+        else (tried[chosen]["scale"], tried[chosen]["decomp_base"], tried[chosen]["num_inner_cols"])
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pruning_by_lower_bounds_chooses_what_the_exhaustive_scan_chooses(seed):
+    evaluate, tol = falling_errors(seed)
+    full, full_calls = counting(evaluate)
+    fast, fast_calls = counting(evaluate)
+    exhaustive = search(tol, full, scan="exhaustive", **GRID)
+    bounded = search(tol, fast, bound=fake_bound, **GRID)
+    assert chosen_key(bounded) == chosen_key(exhaustive) and bounded.fallback is None
+    assert len(fast_calls) <= len(full_calls)
+    # a pruned structure really costs more than the choice, at its first passing scale
+    pruned = [t for t in bounded.candidates if "pruned" in t]
+    assert bounded.chosen is not None or not pruned
+    for t in pruned:  # every passing circuit of a pruned structure really costs more than the choice
+        best = bounded.candidates[bounded.chosen]
+        assert t["meets_tol"] is None and cost(t["lower_bound"]) > cost(best)
+        same = [r for r in exhaustive.candidates if r["meets_tol"] and structure_of(r) == structure_of(t)]
+        assert all(cost(r) >= cost(best) for r in same)
+
+
+def test_the_bisected_structure_is_the_one_with_the_least_bound_and_others_are_not_evaluated():
+    calls = []
+
+    def evaluate(c):
+        calls.append(c)
+        return fake_circuit(c)
+
+    outcome = search(0.4, evaluate, bound=fake_bound, **GRID)
+    # 1024^3 with 4 columns: 1300 rows, an 11-bit table; the others need more rows or a 15-bit table
+    assert {(c.decomp_base, c.num_inner_cols) for c in calls} == {(1024, 4)}
+    assert calls[0].scale == REFERENCE_SCALE
+    assert chosen_key(outcome) == chosen_key(search(0.4, fake_circuit, scan="exhaustive", **GRID))
+    assert len([t for t in outcome.candidates if "pruned" in t]) == 3
+
+
+def test_a_cost_below_its_bound_ends_the_shortcut_and_the_scan_decides():
+    def too_high(c):  # a bound logrows above what the circuit needs
+        b = fake_bound(c)
+        return {**b, "logrows": b["logrows"] + 3}
+
+    outcome = search(0.4, fake_circuit, bound=too_high, **GRID)
+    assert outcome.fallback and "below its bound" in outcome.fallback
+    assert chosen_key(outcome) == chosen_key(search(0.4, fake_circuit, scan="exhaustive", **GRID))
+
+
+def test_an_error_that_differs_by_structure_ends_the_shortcut_and_the_scan_decides():
+    def evaluate(c):  # the 16384 decomposition loses precision: its error is twice the others'
+        out = fake_circuit(c)
+        out["tol_metric"] *= 2 if c.decomp_base == 16384 else 1
+        return out
+
+    def cheap_16384(c):  # so that its structures are not pruned and get evaluated
+        return {**fake_bound(c), "logrows": 1}
+
+    outcome = search(0.4, evaluate, bound=cheap_16384, **GRID)
+    assert outcome.fallback and "differs by structure" in outcome.fallback
+    assert chosen_key(outcome) == chosen_key(search(0.4, evaluate, scan="exhaustive", **GRID))
+
+
+def test_when_the_highest_scale_misses_no_other_structure_is_scanned():
+    calls = []
+
+    def evaluate(c):
+        calls.append(c)
+        return {**fake_circuit(c), "tol_metric": 50.0}  # an operator ezkl reads differently: flat error
+
+    outcome = search(0.4, evaluate, bound=fake_bound, **GRID)
+    assert outcome.chosen is None and outcome.fallback is None
+    assert len(calls) <= 3 and max(c.scale for c in calls) == 16  # not 16 scales x 4 structures
+    assert "does not fall" in explain_miss(outcome.candidates, 0.4)

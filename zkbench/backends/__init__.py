@@ -12,8 +12,7 @@ A new ezkl build is an adapter module here plus one entry in BACKENDS.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 DEFAULT_BACKEND = "ezkl-23"
 # The statement every backend proves: public input and output, parameters fixed in the circuit
@@ -21,9 +20,9 @@ DEFAULT_BACKEND = "ezkl-23"
 VISIBILITY = {"input_visibility": "public", "output_visibility": "public", "param_visibility": "fixed"}
 
 
-@dataclass(frozen=True)
-class BackendDef:
-    """A shipped backend: the adapter that speaks its API and the exact wheel it runs."""
+class BackendDef(NamedTuple):
+    """A shipped backend: the adapter that speaks its API and the exact wheel it runs. (Not a
+    dataclass: every stage child imports this module, and importing dataclasses costs it ~7 ms.)"""
 
     name: str
     adapter: str  # "module:attribute" of its Backend object
@@ -99,6 +98,11 @@ class Backend(Protocol):
 
     def circuit_facts(self, settings: dict) -> dict:
         """What a settings document says of the circuit: logrows, num_rows, effective scales."""
+        ...
+
+    def cost_lower_bound(self, settings: dict) -> dict:
+        """From gen_settings' document, before calibration: logrows, num_rows and total_assignments
+        that the calibrated circuit's can only equal or exceed (tolerance.search prunes by it)."""
         ...
 
     def transcript(self, proof: dict) -> bytes: ...

@@ -117,6 +117,18 @@ class Ezkl23:
             "lookup_range": ra["lookup_range"],
         }
 
+    def cost_lower_bound(self, settings: dict) -> dict:
+        # calibrate_settings keeps the layout (rows, assignments) and only adds to what sets logrows:
+        # a lookup table sized to the calibrated range, range checks it observed. What gen_settings
+        # already needs: 2**logrows rows above the model's rows and above every range-check table,
+        # each with at least one row reserved for blinding (ezkl's calc_min_logrows).
+        tables = [hi - lo + 1 for lo, hi in settings.get("required_range_checks") or ()]
+        return {
+            "logrows": max([settings["num_rows"], *tables]).bit_length(),
+            "num_rows": settings["num_rows"],
+            "total_assignments": settings.get("total_assignments"),
+        }
+
     def transcript(self, proof: dict) -> bytes:
         return bytes(proof["proof"])
 
