@@ -311,3 +311,15 @@ def test_real_xdist_run_meets_the_bound(pytester):
     per_worker = {w: [s[1] for s in spans if s[0] == w] for w in {s[0] for s in spans}}
     target = bound(SLEEPS, 2)
     assert makespan <= 1.1 * target + 0.5, (makespan, per_worker)  # xdist's own: 7 s, 4 + 3 on gw0
+
+
+def test_the_tolerances_of_one_layer_are_kept_a_worker_count_apart():
+    from zkbench.fixtures.plugin import spread_siblings
+
+    longest_first = ["A-0.5", "A-2", "B-0.5", "B-2", "C-0.5", "C-2"]
+    layer = lambda x: x[0]  # noqa: E731
+    two = spread_siblings(longest_first, layer, 2)
+    assert two == ["A-0.5", "B-0.5", "A-2", "B-2", "C-0.5", "C-2"]  # C-2 last: no other left to put between
+    assert spread_siblings(longest_first, layer, 3) == ["A-0.5", "B-0.5", "C-0.5", "A-2", "B-2", "C-2"]
+    assert spread_siblings(longest_first, layer, 1) == longest_first  # one worker: nothing runs at once
+    assert spread_siblings(["A-0.5", "A-2"], layer, 2) == ["A-0.5", "A-2"]  # nothing to interleave with
