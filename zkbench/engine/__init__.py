@@ -7,8 +7,7 @@ load torch or the rest of the engine before its memory window opens.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # not typing's: a stage child imports this package, and typing costs it ~4 ms
 
 _PUBLIC = {
     "RunConfig": "zkbench.engine.config",
@@ -38,5 +37,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str):
     if name in _PUBLIC:
+        import importlib
+
         return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'zkbench.engine' has no attribute {name!r}")
