@@ -11,6 +11,7 @@ import json
 import random
 import textwrap
 from collections import deque
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -323,3 +324,26 @@ def test_the_tolerances_of_one_layer_are_kept_a_worker_count_apart():
     assert spread_siblings(longest_first, layer, 3) == ["A-0.5", "B-0.5", "C-0.5", "A-2", "B-2", "C-2"]
     assert spread_siblings(longest_first, layer, 1) == longest_first  # one worker: nothing runs at once
     assert spread_siblings(["A-0.5", "A-2"], layer, 2) == ["A-0.5", "A-2"]  # nothing to interleave with
+
+
+def test_a_run_without_results_takes_its_estimates_from_the_committed_baseline(tmp_path):
+    from zkbench.fixtures.costs import BASELINE, baseline_durations
+
+    def entry(experiment, stage, mean, rounds=1, cached=False, profile="smoke"):
+        info = {"experiment": experiment, "stage": stage, "cached": cached, "profile": profile, "status": "ok"}
+        return {"extra_info": {**info, "backend": "ezkl-23"}, "stats": {"mean": mean, "rounds": rounds}}
+
+    doc = {
+        "benchmarks": [
+            entry("ReLU-tol2", "search", 0.5),
+            entry("ReLU-tol2", "prove", 1.0, rounds=3),
+            entry("ReLU-tol2", "srs", 9.0, cached=True),  # built by an earlier experiment: not this one's time
+            entry("ReLU-tol2", "prove", 99.0, profile="paper"),
+        ]
+    }
+    (tmp_path / "bench.json").write_text(json.dumps(doc))
+    assert baseline_durations(tmp_path / "bench.json", "smoke") == {("ReLU-tol2", "ezkl-23"): 3.5}
+    assert baseline_durations(tmp_path / "missing.json", "smoke") == {}
+    # the repository's own: every smoke experiment, LayerNorm (a small layer by FLOPs) near its real cost
+    shipped = baseline_durations(Path(__file__).parents[1] / BASELINE, "smoke")
+    assert len(shipped) == 40 and shipped["LayerNorm-tol0.5", "ezkl-23"] > 2 * shipped["ReLU-tol0.5", "ezkl-23"]
