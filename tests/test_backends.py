@@ -50,6 +50,9 @@ def test_a_cost_lower_bound_needs_room_for_the_rows_and_every_range_check_table(
     assert bound({**ezkl23, "required_range_checks": [[0, 16383]]})["logrows"] == 15  # ezkl's default 16384^2
     # ezkl-gpu 16 lists none for a lookup-only layer: the rows alone bound it
     assert bound({"num_rows": 48, "total_assignments": 192, "required_range_checks": []})["logrows"] == 6
+    # ... but its rows move between calls (751 from gen_settings, 725 calibrated): only tables bound it
+    gpu = get_backend("ezkl-gpu-16").cost_lower_bound({**ezkl23, "num_rows": 751})
+    assert gpu == {"logrows": 11, "num_rows": 0, "total_assignments": 0}
 
 
 def test_ids_name_the_backend_only_when_asked_or_not_the_default():

@@ -36,6 +36,7 @@ def _felt_to_hex(v: int) -> str:
 
 
 class Ezkl23:
+    stable_layout = True  # the same run args lay out the same rows on every call
     name: str = "ezkl-23"
     preload: tuple[str, ...] = ("ezkl",)
     field_modulus: int = BN254_R
@@ -121,12 +122,14 @@ class Ezkl23:
         # calibrate_settings keeps the layout (rows, assignments) and only adds to what sets logrows:
         # a lookup table sized to the calibrated range, range checks it observed. What gen_settings
         # already needs: 2**logrows rows above the model's rows and above every range-check table,
-        # each with at least one row reserved for blinding (ezkl's calc_min_logrows).
+        # each with at least one row reserved for blinding (ezkl's calc_min_logrows). A build whose
+        # layout moves from one call to the next bounds by its range-check tables alone.
+        rows = settings["num_rows"] if self.stable_layout else 0
         tables = [hi - lo + 1 for lo, hi in settings.get("required_range_checks") or ()]
         return {
-            "logrows": max([settings["num_rows"], *tables]).bit_length(),
-            "num_rows": settings["num_rows"],
-            "total_assignments": settings.get("total_assignments"),
+            "logrows": max([rows, *tables]).bit_length(),
+            "num_rows": rows,
+            "total_assignments": settings.get("total_assignments") if self.stable_layout else 0,
         }
 
     def transcript(self, proof: dict) -> bytes:
