@@ -86,7 +86,9 @@ def test_the_wall_time_is_accounted_for(first_and_second):
     for r in first_and_second:
         h = r["harness"]
         assert h["measured_stage_s"] + sum(h["parts_s"].values()) + h["unaccounted_s"] == pytest.approx(h["wall_s"])
-        assert abs(h["unaccounted_s"]) <= 0.02 * h["wall_s"], h
+        # what no bucket holds is the parent's own bookkeeping between them (reading settings and
+        # outputs, the accuracy, the result): tens of ms, 2 % of a cold run but more of a 1.4 s warm one
+        assert abs(h["unaccounted_s"]) <= max(0.02 * h["wall_s"], 0.1), h
         assert h["overhead_s"] == pytest.approx(h["wall_s"] - h["measured_stage_s"])
         assert h["parts_s"]["child_start_s"] > 0 and h["parts_s"]["cache_io_s"] > 0
     assert first_and_second[0]["harness"]["parts_s"]["prepare_s"] > 0  # the cold run built its inputs
