@@ -253,6 +253,29 @@ def test_circuit_only_flags_any_change_of_the_circuit(tmp_path, capsys, field, c
     assert rc == 1 and f"| Tanh-tol0.5 | {field} |" in out and "CHANGED" in out and "prove time" not in out
 
 
+def test_circuit_only_flags_a_changed_decomposition_of_equal_height(tmp_path, capsys):
+    """Three decompositions can tie at the same logrows and rows: the field that changed is named."""
+    new = shutil.copytree(RESULTS, tmp_path / "results")
+    path = new / "core_layers" / "Tanh_tol0.5.json"
+    doc = json.loads(path.read_text())
+    c = doc["circuit"]
+    c["decomp_base"], c["decomp_legs"] = c["run_args"]["decomp_base"], c["run_args"]["decomp_legs"] = (16384, 2)
+    c["run_args"]["ignore_range_check_inputs_outputs"] = not c["run_args"].get("ignore_range_check_inputs_outputs")
+    write(path, doc)
+    assert flagged(compare(RESULTS, new, circuit_only=True)) == {
+        ("Tanh-tol0.5", "decomp_base"),
+        ("Tanh-tol0.5", "decomp_legs"),
+        ("Tanh-tol0.5", "run_args.ignore_range_check_inputs_outputs"),
+    }
+    rc, out, _ = cli(capsys, RESULTS, new, "--circuit-only")
+    assert rc == 1 and "| Tanh-tol0.5 | decomp_base | 1024 | 16384 |" in out
+    # the same through the benchmark JSON, which carries the circuit's fields in extra_info
+    base_json = write(tmp_path / "base.json", bench_doc(load_results_dir(RESULTS)))
+    new_json = write(tmp_path / "new.json", bench_doc(load_results_dir(new)))
+    assert ("Tanh-tol0.5", "decomp_base") in flagged(compare(base_json, new_json, circuit_only=True))
+    assert flagged(compare(base_json, base_json, circuit_only=True)) == set()
+
+
 def test_circuit_only_passes_identical_circuits(capsys):
     rc, out, _ = cli(capsys, RESULTS, RESULTS, "--circuit-only", "--all")
     assert rc == 0 and "| ReLU-tol0.5 | input_scale |" in out and "CHANGED" not in out

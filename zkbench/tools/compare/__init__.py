@@ -37,8 +37,11 @@ Rules. Every numeric metric is lower-is-better; a threshold X is a fraction (0.2
   A threshold of "off" (None in Python) keeps that metric out of the verdict.
 
 --circuit-only compares status and the circuits alone: logrows, num_rows, input/param scale (from
-results directories), pk/vk/proof bytes; any change, either way, is a regression ("CHANGED"). It
-answers "did a refactor change what is proved?"; times, memory and accuracy are left out.
+results directories), pk/vk/proof bytes, and every other field of the effective circuit (the circuit
+block and every run arg ezkl used: decomposition, columns, lookup range, visibility, I/O range checks,
+check mode; and the split), each changed field a row of its own; any change, either way, is a
+regression ("CHANGED"). It answers "did a refactor change what is proved?"; times, memory and
+accuracy are left out. Inputs written before the circuit fields were recorded compare the rest.
 
 --normalize-by EXPERIMENT::STAGE divides every time in each input by that entry's median in the
 same input, so runs from machines of different speed compare; that entry itself then never changes.
@@ -146,7 +149,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--circuit-only",
         action="store_true",
-        help="compare status and circuits only (logrows, rows, scales, key and proof sizes): any change "
+        help="compare status and whole circuits only (logrows, rows, scales, sizes, every run arg): any change "
         "either way fails; no times, memory or accuracy",
     )
     ap.add_argument(

@@ -18,7 +18,8 @@ def to_markdown(comparison: Comparison, all_rows: bool = False) -> str:
         "",
         f"- base: `{c.base_run.source}`: {c.base_run.machine}{backends(c.base_run)}",
         f"- new: `{c.new_run.source}`: {c.new_run.machine}{backends(c.new_run)}",
-        "- circuits only: status, logrows, num_rows, input/param scale, pk/vk/proof bytes; any change fails"
+        "- circuits only: status, logrows, num_rows, scales, pk/vk/proof bytes and every run arg of the "
+        "effective circuit; any change fails"
         if c.circuit_only
         else "- thresholds: "
         + ", ".join(f"{k} {fmt_threshold(v)}" for k, v in c.thresholds.items())

@@ -36,6 +36,7 @@ REGRESSION, IMPROVED, WITHIN = "REGRESSION", "improved", "within threshold"
 NOISE, UNCHANGED, CACHED, OFF = "noise", "unchanged", "cached", "off"
 NOT_RUN, INCOMPARABLE, TRADED = "not run", "incomparable", "traded for a smaller circuit"
 CHANGED = "CHANGED"  # --circuit-only: any difference fails
+ABSENT = "absent"  # a circuit field one side does not have
 QUIET = frozenset({NOISE, UNCHANGED, CACHED, OFF})  # rows hidden unless --all
 
 
@@ -120,12 +121,25 @@ def _smaller_circuit(b: Experiment, n: Experiment) -> bool:
 
 
 def _circuit_rows(b: Experiment, n: Experiment) -> list[Row]:
-    """--circuit-only: the same circuit or not; a change either way is flagged."""
+    """--circuit-only: the same circuit or not; a change either way is flagged, named by its field.
+    Sizes and logrows/rows first; then every other field of the effective circuit (runs.circuit_fields):
+    one row per changed field, or one `circuit` row when all of them are equal."""
     rows = []
     for m in CIRCUIT_METRICS:
         base, new = b.metrics.get(m), n.metrics.get(m)
         if base is not None and new is not None:  # scales: only where both inputs are results directories
             rows.append(Row(b.id, m, base, new, _change(base, new), UNCHANGED if base == new else CHANGED))
+    bc, nc = b.metrics.get("circuit"), n.metrics.get("circuit")
+    if bc is None or nc is None:  # an input written before the circuit fields were recorded
+        return rows
+    changed = []
+    for field in sorted(bc.keys() | nc.keys()):
+        if field in CIRCUIT_METRICS:
+            continue
+        base, new = bc.get(field, ABSENT), nc.get(field, ABSENT)
+        if base != new:
+            changed.append(Row(b.id, field, base, new, None, CHANGED))
+    rows += changed or [Row(b.id, "circuit", f"{len(bc)} fields", f"{len(nc)} fields", None, UNCHANGED)]
     return rows
 
 

@@ -19,7 +19,22 @@ NUMERIC_METRICS = ("logrows", "num_rows", "pk_bytes", "vk_bytes", "proof_bytes",
 # are in result documents only, so a benchmark JSON input compares the rest.
 CIRCUIT_METRICS = ("logrows", "num_rows", "input_scale", "param_scale", "pk_bytes", "vk_bytes", "proof_bytes")
 BOOLEAN_METRICS = ("verified", "tolerance_met", "accuracy_checked")  # true -> false is a regression
-METRICS = ("status", "tol", *NUMERIC_METRICS, *BOOLEAN_METRICS, "input_scale", "param_scale")
+# The whole effective circuit, field by field (circuit_fields): --circuit-only compares every one.
+METRICS = ("status", "tol", *NUMERIC_METRICS, *BOOLEAN_METRICS, "input_scale", "param_scale", "circuit")
+
+
+def circuit_fields(result: dict) -> dict | None:
+    """Everything that shapes the proven circuit, one flat field each: the circuit block's facts
+    (logrows, rows, assignments, scales, decomposition, columns, lookup range, check mode), every
+    other run arg ezkl used (`run_args.<name>`: visibility, I/O range checks, ...), and the split
+    (`split`: None for a single circuit). None when the result has no circuit."""
+    circuit = result.get("circuit")
+    if not circuit:
+        return None
+    fields = {k: v for k, v in circuit.items() if k != "run_args"}
+    fields.update({f"run_args.{k}": v for k, v in (circuit.get("run_args") or {}).items() if k not in circuit})
+    fields["split"] = result.get("split")
+    return fields
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ def result_metrics(result: dict) -> dict:
         "tolerance_met": accuracy.get("tolerance_met"),
         "accuracy_checked": accuracy_checked(accuracy),
         "verified": result["verified"],
+        "circuit": circuit_fields(result),
     }
 
 
