@@ -187,13 +187,13 @@ def test_where_the_time_went_sums_the_stages_that_ran_and_the_search_work():
             "harness": {"wall_s": 20.0, "parts_s": {"child_start_s": 0.5, "prepare_s": 1.5, "predict_s": 0.01}},
         }
 
-    first = result({"evaluations": 3, "reused": 0, "pruned": 5, "ascending_scan_evaluations": 11}, [2.0, 2.0], False)
-    second = result({"evaluations": 1, "reused": 3, "pruned": 5, "ascending_scan_evaluations": 9}, [1.0], True)
+    first = result({"evaluations": 3, "reused": 0, "pruned": 5, "ascending_scan_evaluations_estimate": 11}, [2.0, 2.0], False)
+    second = result({"evaluations": 1, "reused": 3, "pruned": 5, "ascending_scan_evaluations_estimate": 9}, [1.0], True)
     text = "\n".join(time_section([Record(first, "m", Path("r")), Record(second, "m", Path("r"))]))
     # 2 searches of 1 s, 5 s of proving, one SRS that ran (the other was cached: an earlier run's time)
     assert "| prove | 5.0 | 45.5 % |" in text and "| srs | 4.0 | 36.4 % |" in text
     assert "| search | 2.0 | 18.2 % |" in text and "| all stages | 11.0 | 100 % |" in text
     assert "4 candidate evaluations made, 3 read from earlier ones, 10 structures left out" in text
-    assert "evaluates 20 for the same outcomes" in text
+    assert "would evaluate about 20 for the" in text
     assert "building workloads (torch, CNN training) 3.0 s, stage children starting 1.0 s" in text
     assert time_section([Record({"status": "failed", "id": "x"}, "m", Path("r"))]) == []

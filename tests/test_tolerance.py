@@ -4,7 +4,10 @@ import random
 import pytest
 
 from zkbench.engine.tolerance import (
+    ASSUMPTIONS,
+    MONOTONE,
     REFERENCE_SCALE,
+    SCALE_ONLY,
     Candidate,
     accuracy,
     cost,
@@ -256,3 +259,55 @@ def test_when_the_highest_scale_misses_no_other_structure_is_scanned():
     assert outcome.chosen is None and outcome.fallback is None
     assert len(calls) <= 3 and max(c.scale for c in calls) == 16  # not 16 scales x 4 structures
     assert "does not fall" in explain_miss(outcome.candidates, 0.4)
+
+
+def grid_truth(tol: float, evaluate, scales, decompositions, inner_cols) -> tuple | None:
+    """The cheapest passing candidate of the whole grid, every candidate evaluated: what neither scan
+    assumes anything to find."""
+    cands = [Candidate(s, b, legs, c) for c in inner_cols for b, legs in decompositions for s in scales]
+    passing = [(cost(r), c.scale, c) for c in cands if (r := evaluate(c))["tol_metric"] <= tol]
+    if not passing:
+        return None
+    _, _, best = min(passing, key=lambda t: (t[0], t[1]))
+    return best.scale, best.decomp_base, best.num_inner_cols
+
+
+def chosen_cost(outcome) -> tuple:
+    r = outcome.candidates[outcome.chosen]
+    return r["scale"], r["logrows"]
+
+
+def test_an_error_that_depends_on_the_structure_unseen_is_assumed_away():
+    """The 16384 decomposition with twice the error, and a realistic bound that prunes it unevaluated:
+    no evaluation contradicts SCALE_ONLY, so no fallback is recorded. Here bisect still finds the
+    grid's cheapest (scale 8, logrows 12) while the ascending scan, which starts every later structure
+    at the first structure's passing scale, misses it (scale 9, logrows 13). Both scans say so."""
+
+    def evaluate(c):
+        out = fake_circuit(c)
+        out["tol_metric"] *= 2 if c.decomp_base == 16384 else 1
+        return out
+
+    bisect = search(0.4, evaluate, bound=fake_bound, **GRID)
+    ascending = search(0.4, evaluate, scan="exhaustive", **GRID)
+    assert bisect.fallback is None and chosen_cost(bisect) == (8, 12)
+    assert chosen_cost(ascending) == (9, 13)
+    assert chosen_key(bisect) == grid_truth(0.4, evaluate, **GRID)
+    assert SCALE_ONLY in ASSUMPTIONS["bisect"] and SCALE_ONLY in ASSUMPTIONS["exhaustive"]
+
+
+def test_a_non_monotone_error_is_assumed_away():
+    """A low scale that happens to pass (scale 3 here) below failing ones: bisect, which never looks
+    below a failing scale, keeps scale 8 / logrows 12; the ascending scan finds 3 / 11, the grid's
+    cheapest. No fallback: nothing it evaluated contradicts MONOTONE, which both scans assume."""
+
+    def evaluate(c):
+        out = fake_circuit(c)
+        out["tol_metric"] = 0.1 if c.scale == 3 else out["tol_metric"]
+        return out
+
+    bisect = search(0.4, evaluate, bound=fake_bound, **GRID)
+    ascending = search(0.4, evaluate, scan="exhaustive", **GRID)
+    assert bisect.fallback is None and chosen_cost(bisect) == (8, 12)
+    assert chosen_cost(ascending) == (3, 11) and chosen_key(ascending) == grid_truth(0.4, evaluate, **GRID)
+    assert MONOTONE in ASSUMPTIONS["bisect"] and MONOTONE in ASSUMPTIONS["exhaustive"]
