@@ -187,7 +187,9 @@ def test_where_the_time_went_sums_the_stages_that_ran_and_the_search_work():
             "harness": {"wall_s": 20.0, "parts_s": {"child_start_s": 0.5, "prepare_s": 1.5, "predict_s": 0.01}},
         }
 
-    first = result({"evaluations": 3, "reused": 0, "pruned": 5, "ascending_scan_evaluations_estimate": 11}, [2.0, 2.0], False)
+    first = result(
+        {"evaluations": 3, "reused": 0, "pruned": 5, "ascending_scan_evaluations_estimate": 11}, [2.0, 2.0], False
+    )
     second = result({"evaluations": 1, "reused": 3, "pruned": 5, "ascending_scan_evaluations_estimate": 9}, [1.0], True)
     text = "\n".join(time_section([Record(first, "m", Path("r")), Record(second, "m", Path("r"))]))
     # 2 searches of 1 s, 5 s of proving, one SRS that ran (the other was cached: an earlier run's time)

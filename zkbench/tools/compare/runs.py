@@ -52,6 +52,10 @@ class Timing:
         return replace(self, median=self.median * factor, min=self.min * factor, max=self.max * factor)
 
 
+# A cached stage named in extra_info.cached_stages: it ran, but not in this run's measurement.
+NOT_MEASURED = Timing(0.0, 0.0, 0.0, cached=True, peak_rss_bytes=None, rounds=0)
+
+
 @dataclass(frozen=True)
 class Experiment:
     id: str  # its key in Run.experiments: load.result_key (backend suffix), bare after only_backend
@@ -155,6 +159,8 @@ def run_from_benchmark(path: str | Path) -> Run:
                 key, Experiment(key, info.get("profile"), {k: info.get(k) for k in METRICS}, {}, backend)
             )
             exp.stages[info["stage"]] = timing
+            for stage in info.get("cached_stages") or ():  # stages with no entry: measured elsewhere
+                exp.stages.setdefault(stage, NOT_MEASURED)
         except (KeyError, TypeError) as e:
             raise BadInput(f"{path}: benchmarks[{i}] lacks {one_line(e)} (stats or extra_info field)") from None
     if not experiments:
