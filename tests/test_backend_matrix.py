@@ -24,8 +24,11 @@ from zkbench.tools.report import build_report, load_records, scaling_curves
 RESULTS = Path(__file__).parent / "data" / "results_smoke"
 IDS = sorted(json.loads(p.read_text())["id"] for p in RESULTS.glob("*/*.json"))
 HOST = "vm"  # the stored results' hostname
-OLD, GPU = "ezkl-19", "ezkl-gpu-16"
+OLD, GPU, NOIO = "ezkl-19", "ezkl-gpu-16", "ezkl-23-noio"
+# whether each backend range-checks inputs and outputs: GPU (16.1) and NOIO prove the other statement
+IO_CHECKED = {DEFAULT_BACKEND: True, OLD: True, GPU: False, NOIO: False}
 BLOCKS = {
+    NOIO: {"name": NOIO, "version": "23.0.5", "build": "23.0.5+abc", "device": "cpu"},
     DEFAULT_BACKEND: {"name": DEFAULT_BACKEND, "version": "23.0.5", "build": "23.0.5+abc", "device": "cpu"},
     OLD: {"name": OLD, "version": "19.0.7", "build": "19.0.7+def", "device": "cpu"},
     GPU: {"name": GPU, "version": "16.1.0", "build": None, "device": "cuda:0"},
@@ -42,6 +45,15 @@ def add_backend(results: Path, backend: str, prove: dict | float = 1.0, fail: tu
             continue
         factor = prove.get(doc["id"], 1.0) if isinstance(prove, dict) else prove
         doc.update(schema_version=4, backend=BLOCKS[backend])
+        doc["circuit"]["constraints"] = {
+            "input_visibility": "public",
+            "output_visibility": "public",
+            "param_visibility": "fixed",
+            "io_range_checks": IO_CHECKED[backend],
+            "range_checks": [],
+            "lookups": [],
+            "check_mode": "UNSAFE",
+        }
         doc["stages"]["prove"]["seconds"] = [s * factor for s in doc["stages"]["prove"]["seconds"]]
         if doc["id"] in fail:
             doc.update(status="failed", verified=False, failure=OOM)
@@ -82,6 +94,7 @@ def three(tmp_path_factory) -> Path:
     add_backend(results, DEFAULT_BACKEND, drop=("Dense-tol2",))
     add_backend(results, OLD, OLD_FACTORS)
     add_backend(results, GPU, 0.25, fail=("ReLU-tol0.5",))
+    add_backend(results, NOIO, 0.5)
     return results
 
 
@@ -117,7 +130,9 @@ def test_matrix_section(three_md):
     # one table per experiment, one row per backend that ran it, the default first
     for exp_id in IDS:
         table = section(md, f"### {exp_id}")
-        backends = [b for b in (DEFAULT_BACKEND, OLD, GPU) if not (b == DEFAULT_BACKEND and exp_id == "Dense-tol2")]
+        backends = [
+            b for b in (DEFAULT_BACKEND, OLD, NOIO, GPU) if not (b == DEFAULT_BACKEND and exp_id == "Dense-tol2")
+        ]
         assert [line.split(" | ")[0][2:].split()[0] for line in table.splitlines()[4:]] == backends, exp_id
     assert "| ezkl-gpu-16 16.1.0 (cuda:0) | suite |" in md and "| ezkl-23 23.0.5 (cpu) | suite |" in md
 
@@ -128,30 +143,36 @@ def test_matrix_plot_is_a_png(three_report):
 
 
 def test_matrix_ratios(three_md):
+    """A ratio only between results that prove the same statement: ezkl-19 against the default (both
+    range-check I/O), the GPU build against ezkl-23-noio (neither does), never the GPU's against the
+    default's; the reference named in the cell."""
     for exp_id in IDS:
         table = section(three_md, f"### {exp_id}")
         rows = {line.split(" | ")[0][2:].split()[0]: line for line in table.splitlines()[4:]}
-        if exp_id == "Dense-tol2":  # no default result: no ratio
-            assert rows[OLD].endswith("| - |") and rows[GPU].endswith("| - |")
-            continue
-        assert rows[DEFAULT_BACKEND].endswith("| 1.00 |")
-        assert rows[OLD].endswith(f"| {OLD_FACTORS[exp_id]:.2f} |")
-        if exp_id == "ReLU-tol0.5":  # failed: status and cause in one cell, no numbers
-            assert (
-                f"| {GPU} 16.1.0 (cuda:0) | suite | **failed**: prove/oom: out of GPU memory |" + "  |" * 7 == rows[GPU]
-            )
+        assert "I/O range-checked" in rows[OLD] and "I/O not range-checked" in rows[NOIO]
+        if exp_id == "Dense-tol2":  # no default result: ezkl-19 is its own reference
+            assert rows[OLD].endswith(f"| 1.00 (vs {OLD}) |")
         else:
-            assert rows[GPU].endswith("| 0.25 |")
+            assert rows[DEFAULT_BACKEND].endswith(f"| 1.00 (vs {DEFAULT_BACKEND}) |")
+            assert rows[OLD].endswith(f"| {OLD_FACTORS[exp_id]:.2f} (vs {DEFAULT_BACKEND}) |")
+        assert rows[NOIO].endswith(f"| 1.00 (vs {NOIO}) |")
+        if exp_id == "ReLU-tol0.5":  # failed: status and cause in one cell, no numbers
+            assert rows[GPU].startswith(f"| {GPU} 16.1.0 (cuda:0) | suite | input public")
+            assert rows[GPU].endswith("| **failed**: prove/oom: out of GPU memory |" + "  |" * 7)
+        else:
+            assert rows[GPU].endswith(f"| 0.50 (vs {NOIO}) |")
             assert f"| {stored_prove(exp_id) * 0.25:.3g} |" in rows[GPU]
 
 
 def test_overall_table(three_md):
     both_old = [i for i in IDS if i != "Dense-tol2"]  # ok on the default and ezkl-19
     geomean = math.exp(statistics.mean(math.log(OLD_FACTORS[i]) for i in both_old))
-    assert "| backend | ok | failed | skipped | prove x default (geomean) | experiments ok in both |" in three_md
-    assert f"| {DEFAULT_BACKEND} | 9 | 0 | 0 | 1.00 | 9 |" in three_md
-    assert f"| {OLD} | 10 | 0 | 0 | {geomean:.2f} | 9 |" in three_md
-    assert f"| {GPU} | 9 | 1 | 0 | 0.25 | 8 |" in three_md
+    head = "| backend | ok | failed | skipped | same statement as | prove x that (geomean) | experiments |"
+    assert head in three_md
+    assert f"| {DEFAULT_BACKEND} | 9 | 0 | 0 | {DEFAULT_BACKEND} | 1.00 | 9 |" in three_md
+    assert f"| {OLD} | 10 | 0 | 0 | {DEFAULT_BACKEND} | {geomean:.2f} | 9 |" in three_md
+    assert f"| {GPU} | 9 | 1 | 0 | {NOIO} | 0.50 | 9 |" in three_md
+    assert f"| {GPU} | 9 | 1 | 0 | {DEFAULT_BACKEND} |" not in three_md  # never across statements
 
 
 def test_tolerance_mode_is_shown(tmp_path):

@@ -46,6 +46,14 @@ BACKENDS = {
             about="the project's own ezkl (CPU)",
         ),
         BackendDef(
+            "ezkl-23-noio",
+            "zkbench.backends.ezkl23:NO_IO_RANGE_CHECKS",
+            "ezkl==23.0.5",
+            "ezkl",
+            own_environment=False,
+            about="ezkl 23 without range checks on inputs and outputs: the statement ezkl 16.1 proves (CPU)",
+        ),
+        BackendDef(
             "ezkl-19",
             "zkbench.backends.ezkl_async:EZKL_19",
             "ezkl==19.0.7",
@@ -109,6 +117,36 @@ class Backend(Protocol):
     def with_transcript(self, proof: dict, transcript: bytes) -> dict: ...
     def public_values(self, proof: dict) -> list[list[int]]: ...
     def with_public_values(self, proof: dict, values: list[list[int]]) -> dict: ...
+
+
+def constraint_set(settings: dict) -> dict:
+    """What a circuit's settings.json says the circuit constrains, beyond the layer's arithmetic: who
+    sees inputs, outputs and parameters, whether inputs and outputs are range-checked (ezkl 19 and 23
+    do unless `ignore_range_check_inputs_outputs`; 16.1 has no such checks, nor the run arg), the
+    range checks and lookups the layout needs, and the check mode. Recorded with every result, so
+    that two backends' results say whether they prove the same statement (`statement_of`)."""
+    ra = settings["run_args"]
+    ignore = ra.get("ignore_range_check_inputs_outputs")
+    return {
+        **{k: str(ra.get(k)).lower() for k in ("input_visibility", "output_visibility", "param_visibility")},
+        "io_range_checks": ignore is not None and not ignore,
+        "range_checks": settings.get("required_range_checks") or [],
+        "lookups": settings.get("required_lookups") or [],
+        "check_mode": ra.get("check_mode"),
+    }
+
+
+def statement_of(constraints: dict | None) -> str | None:
+    """The statement a result proves, in words (visibility and I/O range checks): equal for two
+    backends' results of one experiment when their ratio compares like with like. The layout's own
+    range checks and lookups are how a statement is proved, not what."""
+    if not constraints:
+        return None
+    vis = ", ".join(
+        f"{k.removesuffix('_visibility')} {constraints[k]}"
+        for k in ("input_visibility", "output_visibility", "param_visibility")
+    )
+    return f"{vis}; I/O {'range-checked' if constraints['io_range_checks'] else 'not range-checked'}"
 
 
 def definition(name: str) -> BackendDef:

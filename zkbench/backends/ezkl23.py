@@ -40,6 +40,7 @@ class Ezkl23:
     name: str = "ezkl-23"
     preload: tuple[str, ...] = ("ezkl",)
     field_modulus: int = BN254_R
+    run_args: dict = {}  # what this backend sets on every circuit, over VISIBILITY
 
     def _call(self, function: str, *args, **kwargs) -> Any:
         """One ezkl call; adapters for other releases change how it is made (zkbench.backends.ezkl_async)."""
@@ -48,7 +49,7 @@ class Ezkl23:
     # --- prover operations ---
     def _run_args(self, values: dict) -> Any:
         ra = _ezkl().PyRunArgs()
-        for k, v in {**VISIBILITY, **values}.items():
+        for k, v in {**VISIBILITY, **self.run_args, **values}.items():
             setattr(ra, k, v)
         return ra
 
@@ -157,4 +158,12 @@ class Ezkl23:
         return out
 
 
+class Ezkl23NoIoRangeChecks(Ezkl23):
+    """ezkl 23 proving what ezkl 16.1 proves: inputs and outputs are not range-checked."""
+
+    name = "ezkl-23-noio"
+    run_args = {"ignore_range_check_inputs_outputs": True}
+
+
 BACKEND: Backend = Ezkl23()  # mypy checks that the class meets the protocol
+NO_IO_RANGE_CHECKS: Backend = Ezkl23NoIoRangeChecks()
