@@ -11,6 +11,7 @@
                                                 shards' results in one directory, with the count check of the union
     zkbench predict check --cv 5                the memory/time predictor: measure, fit, check, show
     zkbench backend install ezkl-19             a prover backend's environment (ezkl-19, ezkl-gpu-16)
+    zkbench docs --check                        the docs' figures against the committed data they come from
 
 The benchmarks themselves run under pytest: `pytest benchmarks -n 2`. `zkbench COMMAND --help` for each.
 """
@@ -18,6 +19,7 @@ The benchmarks themselves run under pytest: `pytest benchmarks -n 2`. `zkbench C
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +32,7 @@ from zkbench.engine.results import outcome, unchecked_reason, write_result
 from zkbench.engine.tolerance import SCANS
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict
-from zkbench.tools import backend, compare, merge, plan, report, status
+from zkbench.tools import backend, compare, docs, merge, plan, report, status
 
 
 def add_run_arguments(ap: argparse.ArgumentParser) -> None:
@@ -104,12 +106,12 @@ def run_detail(r: dict, tol: float, state: str) -> str:
     unchecked = unchecked_reason(r)
     if r["status"] == "ok" and unchecked:
         return (
-            f"logrows {r['circuit']['logrows']}, prove {min(r['stages']['prove']['seconds']):.2f}s, "
+            f"logrows {r['circuit']['logrows']}, prove {statistics.median(r['stages']['prove']['seconds']):.2f}s (median), "
             f"accuracy unchecked: {unchecked}"
         )
     if r["status"] == "ok":
         return (
-            f"logrows {r['circuit']['logrows']}, prove {min(r['stages']['prove']['seconds']):.2f}s, "
+            f"logrows {r['circuit']['logrows']}, prove {statistics.median(r['stages']['prove']['seconds']):.2f}s (median), "
             f"error {r['accuracy']['tol_metric']:.3g}% (tol {tol:g}%)"
             + ("" if state == "done" else ": tolerance not met")
         )
@@ -144,6 +146,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     ),
     "predict": ("the memory/time predictor: measure points, fit, check, show", predict.add_arguments, predict.run),
     "backend": ("prover backends: list them, install their environments", backend.add_arguments, backend.run),
+    "docs": (
+        "regenerate the docs' figures from committed data (--check: fail where they differ)",
+        docs.add_arguments,
+        docs.run,
+    ),
 }
 
 
@@ -160,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
         "merge": merge,
         "predict": predict,
         "backend": backend,
+        "docs": docs,
     }
     for name, (help_, add_arguments, _) in COMMANDS.items():
         doc = modules[name].__doc__ if name in modules else help_

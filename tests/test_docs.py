@@ -1,0 +1,74 @@
+"""The docs' generated figures (zkbench docs): they match their committed data, and the check fails on a
+hand-edited figure, on data committed without regenerating, and on a malformed block."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from zkbench.cli import main
+from zkbench.tools.docs import BASELINE, BLOCK, doc_files
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_repo(tmp_path: Path) -> Path:
+    """README, docs and the baseline: what the blocks are made from."""
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    (tmp_path / BASELINE).parent.mkdir(parents=True)
+    shutil.copy(ROOT / BASELINE, tmp_path / BASELINE)
+    return tmp_path
+
+
+def docs(capsys, root: Path, *args: str) -> tuple[int, str]:
+    rc = main(["docs", "--root", str(root), *args])
+    out = capsys.readouterr()
+    return rc, out.out + out.err
+
+
+def test_the_committed_docs_match_their_data(capsys):
+    blocks = [m.group("name") for p in doc_files(ROOT) for m in BLOCK.finditer(p.read_text())]
+    assert {"smoke-baseline", "study-size"} <= set(blocks)
+    assert docs(capsys, ROOT, "--check") == (0, "0 block(s) differ\n")
+
+
+def test_a_hand_edited_figure_fails_the_check_and_regenerating_restores_it(tmp_path, capsys):
+    root = copy_repo(tmp_path)
+    readme = root / "docs" / "smoke-baseline.md"
+    text = readme.read_text()
+    block = next(m for m in BLOCK.finditer(text) if m.group("name") == "smoke-baseline")
+    line = next(x for x in block.group("body").splitlines() if x.startswith("| Tanh-tol2 |"))
+    cells = line.split(" | ")
+    cells[1] = str(int(cells[1]) + 1)  # logrows, by hand
+    edited = " | ".join(cells)
+    readme.write_text(text.replace(line, edited))
+    rc, out = docs(capsys, root, "--check")
+    assert rc == 1 and "smoke-baseline.md: block 'smoke-baseline' differs from its data" in out
+    assert readme.read_text() != text  # --check changes nothing
+    assert docs(capsys, root)[0] == 0 and readme.read_text() == text
+
+
+def test_data_committed_without_regenerating_fails_the_check(tmp_path, capsys):
+    root = copy_repo(tmp_path)
+    baseline = root / BASELINE
+    baseline.write_text(baseline.read_text().replace('"logrows": 10', '"logrows": 11', 1))
+    rc, out = docs(capsys, root, "--check")
+    assert rc == 1 and "'smoke-baseline'" in out
+
+
+@pytest.mark.parametrize(
+    "block, message",
+    [
+        ("<!-- zkbench docs: nonsense -->\nx\n<!-- /zkbench docs -->\n", "unknown block 'nonsense'"),
+        ("<!-- zkbench docs: study-size -->\nno end\n", "block 'study-size' has no closing"),
+    ],
+)
+def test_a_malformed_block_is_a_one_line_error(tmp_path, capsys, block, message):
+    root = copy_repo(tmp_path)
+    (root / "docs" / "extra.md").write_text(block)
+    rc, out = docs(capsys, root, "--check")
+    assert rc == 2 and message in out and len(out.strip().splitlines()) == 1

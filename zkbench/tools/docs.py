@@ -1,0 +1,140 @@
+"""The docs' figures, generated from data committed in the repository; `--check` fails where they differ.
+
+    zkbench docs [--check] [--root DIR]
+
+A figure in README.md or docs/*.md that comes from a measurement lives in a generated block:
+
+    <!-- zkbench docs: NAME -->
+    ...what BLOCKS[NAME] writes from committed data...
+    <!-- /zkbench docs -->
+
+`zkbench docs` rewrites every block from its data; `zkbench docs --check` (CI) changes nothing and exits 1,
+naming the file and block, when a block differs from what its data gives (a hand-edited figure, data
+committed without regenerating the docs), and 2 on an unknown block name or an unclosed block.
+Figures with no committed data do not belong in the docs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from zkbench.units import human_bytes
+
+BASELINE = Path("results/baseline/bench-smoke.json")
+BLOCK = re.compile(r"(<!-- zkbench docs: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /zkbench docs -->)", re.S)
+OPENING = re.compile(r"<!-- zkbench docs: (?P<name>[\w-]+) -->")
+
+
+class BadDocs(Exception):
+    """A block that cannot be generated: unknown name, unclosed, or its data missing."""
+
+
+def smoke_baseline(root: Path) -> str:
+    """The committed CI baseline (a cold smoke run of all experiments): each experiment's circuit, key
+    and proof sizes, prove median and error, with the machine and date it was measured on."""
+    path = root / BASELINE
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise BadDocs(f"{BASELINE}: {type(e).__name__}: {e}") from None
+    rows: dict[str, dict] = {}
+    for b in doc["benchmarks"]:
+        info = b["extra_info"]
+        row = rows.setdefault(info["experiment"], dict(info))
+        if info["stage"] == "prove":
+            row["prove_s"] = b["stats"]["median"]
+    info = doc["machine_info"]
+    lines = [
+        f"From `{BASELINE}` ({len(rows)} experiments, {info.get('node')}: {info.get('cpu_model')}, "
+        f"ezkl {info.get('ezkl')}, {doc['datetime'][:10]}); regenerate with `zkbench docs`.",
+        "",
+        "| experiment | logrows | rows | pk | proof | prove s (median) | error % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(rows):
+        r = rows[name]
+        lines.append(
+            f"| {name} | {r['logrows']} | {r['num_rows']} | {human_bytes(r['pk_bytes'])} | {r['proof_bytes']} B | "
+            f"{r.get('prove_s', float('nan')):.3g} | {r['tol_metric']:.3g} |"
+        )
+    logrows = [r["logrows"] for r in rows.values()]
+    prove = [r["prove_s"] for r in rows.values() if "prove_s" in r]
+    lines += [
+        "",
+        f"logrows {min(logrows)}-{max(logrows)}; prove medians {min(prove):.3g}-{max(prove):.3g} s, "
+        f"median {statistics.median(prove):.3g} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def study_size(root: Path) -> str:
+    """The study's size, from the registry: configurations per group, tolerances, experiments."""
+    from zkbench.layers import SPECS, TOLERANCES
+
+    groups: dict[str, int] = {}
+    for s in SPECS:
+        groups[s.group] = groups.get(s.group, 0) + 1
+    parts = ", ".join(f"{n} {g}" for g, n in groups.items())
+    return (
+        f"{len(SPECS) * len(TOLERANCES)} experiments: {len(SPECS)} layer/model configurations ({parts}) "
+        f"x {len(TOLERANCES)} tolerances ({' and '.join(f'{t:g} %' for t in TOLERANCES)}).\n"
+    )
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {"smoke-baseline": smoke_baseline, "study-size": study_size}
+
+
+def doc_files(root: Path) -> list[Path]:
+    return [p for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))] if p.is_file()]
+
+
+def regenerate(text: str, root: Path, where: str) -> tuple[str, list[str]]:
+    """The text with every block regenerated, and the names of the blocks that changed."""
+    names = OPENING.findall(text)
+    closed = [m.group("name") for m in BLOCK.finditer(text)]
+    if names != closed:
+        unclosed = next(n for i, n in enumerate(names) if i >= len(closed) or closed[i] != n)
+        raise BadDocs(f"{where}: block {unclosed!r} has no closing <!-- /zkbench docs --> line")
+    changed: list[str] = []
+
+    def fill(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in BLOCKS:
+            raise BadDocs(f"{where}: unknown block {name!r}: use one of {', '.join(BLOCKS)}")
+        body = BLOCKS[name](root)
+        if body != m.group("body"):
+            changed.append(name)
+        return m.group(1) + body + m.group(4)
+
+    return BLOCK.sub(fill, text), changed
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 where a block differs from its data")
+    ap.add_argument("--root", type=Path, default=Path("."), help="the repository (default: here)")
+
+
+def run(args: argparse.Namespace) -> int:
+    stale = []
+    try:
+        for path in doc_files(args.root):
+            text = path.read_text()
+            new, changed = regenerate(text, args.root, str(path))
+            stale += [f"{path}: block {name!r}" for name in changed]
+            if changed and not args.check:
+                path.write_text(new)
+    except BadDocs as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.check and stale:
+        for line in stale:
+            print(f"{line} differs from its data: run `zkbench docs` and commit", file=sys.stderr)
+        return 1
+    print(f"{len(stale)} block(s) {'differ' if args.check else 'regenerated'}")
+    return 0
