@@ -80,11 +80,14 @@ def study_size(root: Path) -> str:
     groups: dict[str, int] = {}
     for s in SPECS:
         groups[s.group] = groups.get(s.group, 0) + 1
-    parts = ", ".join(f"{n} {g}" for g, n in groups.items())
+    parts = ", ".join(f"{n} {GROUP_WORDS.get(g, g)}" for g, n in groups.items())
     return (
         f"{len(SPECS) * len(TOLERANCES)} experiments: {len(SPECS)} layer/model configurations ({parts}) "
-        f"x {len(TOLERANCES)} tolerances ({' and '.join(f'{t:g} %' for t in TOLERANCES)}).\n"
+        f"× {len(TOLERANCES)} tolerances ({' and '.join(f'{t:g} %' for t in TOLERANCES)}).\n"
     )
+
+
+GROUP_WORDS = {"core_layers": "core layers", "scaling_study": "scaling cases", "composite": "small CNNs"}
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {"smoke-baseline": smoke_baseline, "study-size": study_size}
