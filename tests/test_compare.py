@@ -430,3 +430,4 @@ def test_a_cached_stage_has_no_benchmark_entry_and_compares_as_not_measured(tmp_
     assert flagged(c) == set()
     srs = [r for r in c.rows if r.experiment == "Dense-tol0.5" and r.metric.startswith("srs")]
     assert srs and all(r.verdict == "cached" for r in srs)
+    assert [(r.base, r.new) for r in srs if r.metric == "srs time"] == [(None, None)]  # no time, not 0 s

@@ -65,6 +65,10 @@ def test_data_committed_without_regenerating_fails_the_check(tmp_path, capsys):
     [
         ("<!-- zkbench docs: nonsense -->\nx\n<!-- /zkbench docs -->\n", "unknown block 'nonsense'"),
         ("<!-- zkbench docs: study-size -->\nno end\n", "block 'study-size' has no closing"),
+        (  # the unclosed one is named, not the next block whose end it would borrow
+            "<!-- zkbench docs: smoke-baseline -->\nno end\n<!-- zkbench docs: study-size -->\nx\n<!-- /zkbench docs -->\n",
+            "block 'smoke-baseline' has no closing",
+        ),
     ],
 )
 def test_a_malformed_block_is_a_one_line_error(tmp_path, capsys, block, message):

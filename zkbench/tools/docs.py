@@ -27,7 +27,10 @@ from pathlib import Path
 from zkbench.units import human_bytes
 
 BASELINE = Path("results/baseline/bench-smoke.json")
-BLOCK = re.compile(r"(<!-- zkbench docs: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /zkbench docs -->)", re.S)
+# a body never holds another block's opening, so an unclosed block is never closed by the next one's end
+BLOCK = re.compile(
+    r"(<!-- zkbench docs: (?P<name>[\w-]+) -->\n)(?P<body>(?:(?!<!-- zkbench docs:).)*?)(<!-- /zkbench docs -->)", re.S
+)
 OPENING = re.compile(r"<!-- zkbench docs: (?P<name>[\w-]+) -->")
 
 

@@ -93,6 +93,9 @@ def _time_row(exp: str, stage: str, base: Timing, new: Timing, x: float | None, 
         if single and verdict in (REGRESSION, IMPROVED, NOISE)
         else None
     )
+    if base.unmeasured or new.unmeasured:  # no time to show for that side, not a time of 0
+        shown = [None if t.unmeasured else t.median for t in (base, new)]
+        return Row(exp, metric, shown[0], shown[1], None, verdict, note)
     return Row(exp, metric, base.median, new.median, _change(base.median, new.median), verdict, note)
 
 

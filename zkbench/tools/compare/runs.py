@@ -48,6 +48,11 @@ class Timing:
     peak_rss_bytes: int | None
     rounds: int = 0  # measured rounds; 1: the spread is unknown (0: not said)
 
+    @property
+    def unmeasured(self) -> bool:
+        """Named in a benchmark JSON's cached_stages only: this input holds no time of it."""
+        return self.cached and self.rounds == 0
+
     def scaled(self, factor: float) -> Timing:
         return replace(self, median=self.median * factor, min=self.min * factor, max=self.max * factor)
 
