@@ -16,6 +16,7 @@ import pytest
 import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
+from zkbench.backends import constraint_set
 from zkbench.engine.results import read_result
 from zkbench.fixtures.benchmark_json import benchmark_entries
 from zkbench.tools.compare import compare, main
@@ -274,6 +275,31 @@ def test_circuit_only_flags_a_changed_decomposition_of_equal_height(tmp_path, ca
     new_json = write(tmp_path / "new.json", bench_doc(load_results_dir(new)))
     assert ("Tanh-tol0.5", "decomp_base") in flagged(compare(base_json, new_json, circuit_only=True))
     assert flagged(compare(base_json, base_json, circuit_only=True)) == set()
+
+
+def test_circuit_only_ignores_the_order_of_sets_and_flags_a_changed_member(tmp_path):
+    """ezkl lists the range checks from a hash set: two runs of one circuit order them differently
+    (CI saw it), which is no change; a different range check is one."""
+    old, new = (shutil.copytree(RESULTS, tmp_path / name) for name in ("old", "new"))
+
+    def set_checks(root: Path, checks: list) -> None:
+        path = root / "core_layers" / "Tanh_tol0.5.json"
+        doc = json.loads(path.read_text())
+        doc["circuit"]["constraints"] = {"io_range_checks": True, "range_checks": checks, "lookups": []}
+        write(path, doc)
+
+    set_checks(old, [[-1, 1], [0, 1023]])
+    set_checks(new, [[0, 1023], [-1, 1]])
+    assert flagged(compare(old, new, circuit_only=True)) == set()
+    set_checks(new, [[0, 2047], [-1, 1]])
+    assert flagged(compare(old, new, circuit_only=True)) == {("Tanh-tol0.5", "constraints")}
+
+
+def test_the_constraint_set_is_in_one_order_whatever_order_ezkl_wrote():
+    settings = {"run_args": {"ignore_range_check_inputs_outputs": False}, "required_lookups": []}
+    a = constraint_set({**settings, "required_range_checks": [[-1, 1], [0, 1023]]})
+    b = constraint_set({**settings, "required_range_checks": [[0, 1023], [-1, 1]]})
+    assert a == b and a["range_checks"] == [[-1, 1], [0, 1023]] and a["io_range_checks"]
 
 
 def test_circuit_only_passes_identical_circuits(capsys):

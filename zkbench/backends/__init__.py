@@ -12,6 +12,7 @@ A new ezkl build is an adapter module here plus one entry in BACKENDS.
 from __future__ import annotations
 
 import importlib
+import json
 from typing import NamedTuple, Protocol
 
 DEFAULT_BACKEND = "ezkl-23"
@@ -119,6 +120,11 @@ class Backend(Protocol):
     def with_public_values(self, proof: dict, values: list[list[int]]) -> dict: ...
 
 
+def canonical_set(items: list | None) -> list:
+    """A settings list that ezkl fills from a set, in one fixed order, so equal sets compare equal."""
+    return sorted(items or [], key=lambda item: json.dumps(item, sort_keys=True))
+
+
 def constraint_set(settings: dict) -> dict:
     """What a circuit's settings.json says the circuit constrains, beyond the layer's arithmetic: who
     sees inputs, outputs and parameters, whether inputs and outputs are range-checked (ezkl 19 and 23
@@ -130,8 +136,9 @@ def constraint_set(settings: dict) -> dict:
     return {
         **{k: str(ra.get(k)).lower() for k in ("input_visibility", "output_visibility", "param_visibility")},
         "io_range_checks": ignore is not None and not ignore,
-        "range_checks": settings.get("required_range_checks") or [],
-        "lookups": settings.get("required_lookups") or [],
+        # ezkl collects both from a hash set: their order changes run to run and means nothing
+        "range_checks": canonical_set(settings.get("required_range_checks")),
+        "lookups": canonical_set(settings.get("required_lookups")),
         "check_mode": ra.get("check_mode"),
     }
 

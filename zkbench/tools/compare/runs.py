@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from zkbench.backends import DEFAULT_BACKEND, backend_of, with_backend
+from zkbench.backends import DEFAULT_BACKEND, backend_of, canonical_set, with_backend
 from zkbench.engine.results import SCHEMA_PATH
 from zkbench.tools.load import BadInput, load_results_dir, machine_of, one_line, read_json, result_key, stats_of
 
@@ -33,6 +33,9 @@ def circuit_fields(result: dict) -> dict | None:
         return None
     fields = {k: v for k, v in circuit.items() if k != "run_args"}
     fields.update({f"run_args.{k}": v for k, v in (circuit.get("run_args") or {}).items() if k not in circuit})
+    if isinstance(fields.get("constraints"), dict):  # results from before the sets were sorted
+        c = fields["constraints"]
+        fields["constraints"] = {**c, **{k: canonical_set(c.get(k)) for k in ("range_checks", "lookups")}}
     fields["split"] = result.get("split")
     return fields
 
