@@ -2,8 +2,8 @@
 
 import pytest
 
-from zkbench.engine.results import outcome
 from zkbench.fixtures.checks import why_not_done
+from zkbench.results.fields import outcome
 
 
 @pytest.mark.experiments("custom")

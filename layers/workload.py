@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from zkbench.files import atomic_write
 from zkbench.layers.registry import LayerSpec
 
 SEED = 1234
@@ -140,8 +141,6 @@ def build_workload(
     else:
         _train(module, xtr, ytr)
         if weights:
-            from zkbench.engine.cache import atomic_write  # local import: layers stays usable alone
-
             weights.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(weights, lambda f: torch.save(module.state_dict(), f))
     module.eval()

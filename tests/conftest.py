@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zkbench.engine.record import base_result
-from zkbench.engine.results import validate
+from zkbench.engine.result_parts import base_result
+from zkbench.results.store import validate
 
 STORED = Path(__file__).parent / "data" / "results_smoke" / "core_layers" / "ReLU_tol0.5.json"
 

@@ -16,9 +16,9 @@ from PIL import Image
 
 from zkbench.backends import DEFAULT_BACKEND, with_backend
 from zkbench.fixtures.benchmark_json import benchmark_entries
+from zkbench.results.store import load_results_dir
 from zkbench.tools.compare import compare
 from zkbench.tools.compare import main as compare_main
-from zkbench.tools.load import load_results_dir
 from zkbench.tools.report import build_report, load_records, scaling_curves
 
 RESULTS = Path(__file__).parent / "data" / "results_smoke"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from zkbench.backends import BACKENDS, DEFAULT_BACKEND, definition, get_backend, with_backend
-from zkbench.backends.environments import BackendEnv, BackendUnavailable, code_path, resolve
-from zkbench.engine import RunConfig
-from zkbench.engine.child import StageWorker
+from zkbench.backends.venvs import BackendEnv, BackendUnavailable, code_path, resolve
+from zkbench.engine.config import RunConfig
+from zkbench.engine.stage_worker import StageWorker
 from zkbench.resources.gpu import GpuSampler
 
 FAKE_NVML = Path(__file__).resolve().parent / "data" / "fake_nvml" / "pynvml.py"

@@ -13,8 +13,9 @@ import pytest
 
 import zkbench.backends.identity as identity
 import zkbench.fixtures.controller as controller_module
-from zkbench.engine import RunConfig, run_experiment
-from zkbench.engine.cache import atomic_write_json
+from zkbench.engine.config import RunConfig
+from zkbench.engine.experiment import run_experiment
+from zkbench.files import atomic_write_json
 from zkbench.fixtures.controller import Controller
 from zkbench.fixtures.resume import resumable
 from zkbench.layers import SPECS

@@ -10,8 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from zkbench.engine import RunConfig
-from zkbench.engine.results import outcome, shown_state, unchecked_reason, validate
+from zkbench.engine.config import RunConfig
 from zkbench.engine.stage_child import op_prepare_onnx
 from zkbench.engine.tolerance import accuracy, agreement, explain_miss, meets, mismatches
 from zkbench.fixtures.checks import why_not_done
@@ -27,6 +26,8 @@ from zkbench.layers.custom import (
     read_calibration_json,
     read_input_json,
 )
+from zkbench.results.fields import outcome, shown_state, unchecked_reason
+from zkbench.results.store import validate
 from zkbench.tools.report import error_cell, unchecked_section
 
 ZOO = Path(__file__).parent / "data" / "models" / "zoo"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from zkbench.backends.ezkl23 import Ezkl23
-from zkbench.engine.results import validate
+from zkbench.results.store import validate
 
 pytestmark = pytest.mark.integration  # real ezkl, a pytest subprocess
 

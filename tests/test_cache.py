@@ -2,7 +2,8 @@ import multiprocessing as mp
 import time
 from pathlib import Path
 
-from zkbench.engine.cache import ArtifactCache, content_key
+from zkbench.engine.cache import ArtifactCache
+from zkbench.files import content_key
 
 
 def test_content_key_changes_with_every_part():

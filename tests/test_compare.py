@@ -17,10 +17,9 @@ import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
 from zkbench.backends import constraint_set
-from zkbench.engine.results import read_result
 from zkbench.fixtures.benchmark_json import benchmark_entries
+from zkbench.results.store import load_results_dir, read_result
 from zkbench.tools.compare import compare, main
-from zkbench.tools.load import load_results_dir
 
 DATA = Path(__file__).parent / "data"
 RESULTS = DATA / "results_smoke"

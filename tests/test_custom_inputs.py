@@ -133,7 +133,8 @@ def test_worst_output_names_index_and_values():
 
 @pytest.mark.integration  # proves a real circuit
 def test_a_short_calibration_json_is_run_with_the_samples_it_has(tmp_path):
-    from zkbench.engine import RunConfig, run_experiment
+    from zkbench.engine.config import RunConfig
+    from zkbench.engine.experiment import run_experiment
 
     d = copy_model(tmp_path)
     two = [[float(i + j + 1) / 10 for j in range(10)] for i in range(2)]  # 2 samples; 16 + 4 asked for

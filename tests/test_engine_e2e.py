@@ -6,11 +6,13 @@ import json
 import jsonschema
 import pytest
 
-import zkbench.resources.environment as environment
-from zkbench.engine import STAGES, RunConfig, run_experiment, soundness
-from zkbench.engine.child import StageWorker
-from zkbench.engine.results import read_result, validate, write_result
+import zkbench.resources.fingerprint as environment
+from zkbench.engine import soundness
+from zkbench.engine.config import RunConfig
+from zkbench.engine.experiment import run_experiment
 from zkbench.engine.srs import srs_cache_key
+from zkbench.engine.stage_worker import StageWorker
+from zkbench.results.store import STAGES, read_result, validate, write_result
 
 pytestmark = pytest.mark.integration  # runs ezkl or the zkbench CLI in subprocesses
 

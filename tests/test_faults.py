@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from zkbench.engine import RunConfig, run_experiment
 from zkbench.engine.cache import ArtifactCache
+from zkbench.engine.config import RunConfig
+from zkbench.engine.experiment import run_experiment
 
 pytestmark = pytest.mark.integration  # real pytest/xdist runs in subprocesses
 

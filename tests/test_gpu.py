@@ -16,11 +16,11 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-import zkbench.resources.environment as environment
+import zkbench.resources.fingerprint as environment
 import zkbench.resources.gpu as gpu_module
-from zkbench.engine.record import gpu_record
+from zkbench.engine.result_parts import gpu_record
 from zkbench.fixtures.controller import Controller
-from zkbench.resources.environment import package_build
+from zkbench.resources.fingerprint import package_build
 from zkbench.resources.gpu import Gpu, GpuSampler, all_gpus, assign_gpu, auto_worker_count, visible_gpus
 
 GiB = 1024**3

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import execnet
 import pytest
 
-from zkbench.engine import live_status
+from zkbench.engine import worker_status
+from zkbench.fixtures.host_facts import facts, source_digest
 from zkbench.fixtures.hosts import (
     Host,
     Placement,
@@ -20,8 +21,7 @@ from zkbench.fixtures.hosts import (
     remote_args,
     tx_specs,
 )
-from zkbench.fixtures.live import Heartbeat, LiveView
-from zkbench.resources.host_facts import facts, source_digest
+from zkbench.fixtures.live_view import Heartbeat, LiveView
 from zkbench.tools.status import live_workers
 
 
@@ -174,7 +174,7 @@ def test_a_worker_forwards_each_status_and_beats_while_a_stage_runs(tmp_path):
     beat = Heartbeat(channel, interval_s=0.05).start()
     try:
         now = time.time()
-        live_status.write_status(
+        worker_status.write_status(
             tmp_path,
             {"experiment": "Tanh-tol2", "stage": "setup", "stage_started": now, "experiment_started": now - 4},
         )
@@ -185,7 +185,7 @@ def test_a_worker_forwards_each_status_and_beats_while_a_stage_runs(tmp_path):
         beat.close()
     assert len(sent) >= 3 and all(m["stage"] == "setup" for m in sent)
     assert sent[-1]["experiment_elapsed_s"] >= 4 and "stage_started" not in sent[-1]
-    assert beat.on_status not in live_status.LISTENERS
+    assert beat.on_status not in worker_status.LISTENERS
 
 
 def test_the_plan_puts_each_layer_on_a_host_it_fits_and_balances_the_rest():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from zkbench.engine.live_status import VIEW_FILE
+from zkbench.engine.worker_status import VIEW_FILE
 
 pytestmark = pytest.mark.integration  # sshd, execnet gateways and real prover runs
 

@@ -3,9 +3,9 @@ experiment's time counts the search, setup and the rounds --rounds would run."""
 
 import pytest
 
-from zkbench.engine import RunConfig, run_experiment
-from zkbench.engine.experiment import Experiment
-from zkbench.engine.planning import plan_experiment, time_estimate
+from zkbench.engine.config import RunConfig
+from zkbench.engine.estimate import plan_experiment, time_estimate
+from zkbench.engine.experiment import Experiment, run_experiment
 
 
 @pytest.mark.parametrize(("prove_s", "rounds"), [(17.2, 5), (150.0, 4), (200.0, 3), (599.0, 1), (900.0, 1)])

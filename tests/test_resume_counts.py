@@ -9,23 +9,17 @@ import pytest
 
 import zkbench.backends.identity as identity
 import zkbench.cli as cli
-import zkbench.resources.environment as environment
-from zkbench.engine import RunConfig, run_identity
-from zkbench.engine.results import (
-    count_by_group,
-    experiment_states,
-    outcome,
-    read_result,
-    result_path,
-    selection_doc,
-    selection_entry,
-    write_result,
-)
+import zkbench.resources.fingerprint as environment
+from zkbench.engine.config import RunConfig, run_identity
 from zkbench.fixtures.options import OPTIONS
 from zkbench.fixtures.resume import done_results, resumable
 from zkbench.layers import Shape, get
 from zkbench.layers.custom import discover
 from zkbench.resources.gpu import GpuAssignment
+from zkbench.results.counts import count_by_group, experiment_states
+from zkbench.results.fields import outcome
+from zkbench.results.selection import selection_doc, selection_entry
+from zkbench.results.store import read_result, result_path, write_result
 
 RELU = get("ReLU")
 
@@ -201,7 +195,7 @@ def test_after_a_rerun_only_results_finished_since_its_start_count(tmp_path, mak
 
 
 def test_makespan_line_is_makespan_over_the_parallel_bound():
-    from zkbench.engine.results import makespan_line
+    from zkbench.results.counts import makespan_line
 
     def r(start, end, wall, resumed=False):
         return {
@@ -218,7 +212,7 @@ def test_makespan_line_is_makespan_over_the_parallel_bound():
 
 
 def test_the_one_result_writer_keeps_what_it_replaces(tmp_path, make_result):
-    from zkbench.engine.results import write_result
+    from zkbench.results.store import write_result
 
     cfg = RunConfig(cache_dir=tmp_path / "cache")
     first = make_result(RELU, 0.5, cfg, started_at="2024-05-01T10:00:00+00:00")

@@ -9,10 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from zkbench.engine import RunConfig
-from zkbench.engine.config import AUTO_MAX_ROUNDS, DEFAULT_ROUNDS, parse_rounds
+from zkbench.engine.config import AUTO_MAX_ROUNDS, DEFAULT_ROUNDS, RunConfig, parse_rounds
 from zkbench.engine.experiment import Experiment
-from zkbench.engine.record import measured
+from zkbench.engine.result_parts import measured
 from zkbench.tools.compare.rules import REGRESSION, _time_row
 from zkbench.tools.compare.runs import Timing
 

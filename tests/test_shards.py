@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from zkbench.engine import RunConfig, run_identity
-from zkbench.engine.results import read_selection, selection_doc, selection_entry, write_result, write_selection
+from zkbench.engine.config import RunConfig, run_identity
 from zkbench.fixtures.shard import parse_shard, split
 from zkbench.layers import get
+from zkbench.results.selection import read_selection, selection_doc, selection_entry, write_selection
+from zkbench.results.store import write_result
 from zkbench.tools.merge import merge, shard_gaps
 from zkbench.tools.report import build_report
 

@@ -10,8 +10,8 @@ from zkbench.backends.ezkl23 import BN254_R
 from zkbench.backends.ezkl23 import _felt_from_hex as felt_from_hex
 from zkbench.backends.ezkl23 import _felt_to_hex as felt_to_hex
 from zkbench.engine import soundness
-from zkbench.engine.child import StageFailed
 from zkbench.engine.soundness import judge_soundness
+from zkbench.engine.stage_worker import StageFailed
 
 B = get_backend("ezkl-23")
 flipped_byte_check = functools.partial(soundness.flipped_byte_check, B)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zkbench.engine.child import StageWorker
+from zkbench.engine.stage_worker import StageWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 2**20

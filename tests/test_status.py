@@ -1,10 +1,11 @@
 import os
 import time
 
-from zkbench.engine import RunConfig, run_identity
-from zkbench.engine.cache import atomic_write_json
-from zkbench.engine.results import selection_doc, selection_entry, write_result, write_selection
+from zkbench.engine.config import RunConfig, run_identity
+from zkbench.files import atomic_write_json
 from zkbench.layers import get
+from zkbench.results.selection import selection_doc, selection_entry, write_selection
+from zkbench.results.store import write_result
 from zkbench.tools.status import collect, main, render
 
 

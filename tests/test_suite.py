@@ -171,7 +171,7 @@ def count_rows(lines) -> dict[str, list[str]]:
 def run_on_stored_results(pytester, make_result, results, cfg, specs, *args, subprocess=False):
     """Store an ok result for each spec at both tolerances, then run the benchmarks on that results
     dir (they resume from them) with `args`."""
-    from zkbench.engine.results import write_result
+    from zkbench.results.store import write_result
 
     for spec in specs:
         for tol in (0.5, 2.0):
@@ -181,7 +181,7 @@ def run_on_stored_results(pytester, make_result, results, cfg, specs, *args, sub
 
 
 def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tmp_path, make_result):
-    from zkbench.engine import RunConfig
+    from zkbench.engine.config import RunConfig
     from zkbench.layers import get
     from zkbench.tools.status import collect
 
@@ -200,7 +200,7 @@ def test_count_check_and_status_follow_the_runs_own_paper_selection(pytester, tm
 
 
 def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_result):
-    from zkbench.engine import RunConfig
+    from zkbench.engine.config import RunConfig
     from zkbench.layers.custom import discover
     from zkbench.tools.status import collect
 
@@ -216,7 +216,7 @@ def test_a_custom_only_run_counts_no_core_experiment(pytester, tmp_path, make_re
 
 
 def test_xdist_controller_resumes_with_the_workers_identity_and_writes_their_selection(pytester, tmp_path, make_result):
-    from zkbench.engine import RunConfig
+    from zkbench.engine.config import RunConfig
     from zkbench.layers import get
 
     # no --threads: each of the 2 workers proves with cores / 2 threads, which the controller must know

@@ -25,13 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zkbench.backends import BACKENDS, DEFAULT_BACKEND, with_backend
-from zkbench.backends.environments import BackendUnavailable, ensure
-from zkbench.engine import RunConfig, default_cache_dir, run_experiment
-from zkbench.engine.config import DEFAULT_ROUNDS, TOLERANCE_MODES
-from zkbench.engine.results import outcome, unchecked_reason, write_result
+from zkbench.backends.venvs import BackendUnavailable, ensure
+from zkbench.engine.config import DEFAULT_ROUNDS, TOLERANCE_MODES, RunConfig, default_cache_dir
+from zkbench.engine.experiment import run_experiment
 from zkbench.engine.tolerance import SCANS
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict
+from zkbench.results.fields import outcome, unchecked_reason
+from zkbench.results.store import write_result
 from zkbench.tools import backend, compare, docs, merge, plan, report, status
 
 

@@ -2,7 +2,7 @@
 
 The engine never imports a prover library. It names a backend (RunConfig.backend), and the stage
 child (zkbench.engine.stage_child) calls that backend's methods inside its timer and memory window,
-under the backend's own Python interpreter (zkbench.backends.environments): every ezkl release
+under the backend's own Python interpreter (zkbench.backends.venvs): every ezkl release
 installs the import name `ezkl`, so each one but the project's own lives in its own venv. The
 parent uses only the backend's identity (environments.BackendEnv: version, build, device) and its
 file formats (settings.json facts, proof transcript and public values), which are plain Python.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import zkbench.engine.tolerance as tolerance
 from zkbench.backends import BACKENDS, DEFAULT_BACKEND, definition
-from zkbench.backends.environments import BackendEnv, resolve
+from zkbench.backends.venvs import BackendEnv, resolve
 from zkbench.resources.admission import MemoryBudget
 
 TOLERANCE_MODES = ("suite", "ezkl")
@@ -88,7 +88,7 @@ class RunConfig:
             raise ValueError(f"round budget must be > 0 seconds, got {self.round_budget_s:g}")
 
     def backend_env(self) -> BackendEnv:
-        """Where the backend runs (zkbench.backends.environments); BackendUnavailable if it cannot."""
+        """Where the backend runs (zkbench.backends.venvs); BackendUnavailable if it cannot."""
         return resolve(self.backend, self.cache_dir, self.backend_python)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zkbench.backends import Backend
-from zkbench.engine.child import StageFailed
+from zkbench.engine.stage_worker import StageFailed
 
 # A flipped byte can leave the transcript undecodable (a scalar >= r, a point off the curve): the
 # verifier then says "malformed", which is no verdict on the proof. Try other 32-byte words.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zkbench.engine.cache import content_key
-from zkbench.engine.child import StageFailed
-from zkbench.engine.record import from_cache, measured
+from zkbench.engine.result_parts import from_cache, measured
+from zkbench.engine.stage_worker import StageFailed
+from zkbench.files import content_key
 
 
 def srs_cache_key(logrows: int, prover_id: str) -> str:

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from zkbench.backends import BACKENDS
-from zkbench.backends.environments import BackendUnavailable, install, resolve
-from zkbench.engine import default_cache_dir
+from zkbench.backends.venvs import BackendUnavailable, install, resolve
+from zkbench.engine.config import default_cache_dir
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:

@@ -27,30 +27,17 @@ some are missing (named, one line per group) or a shard is missing, 2 on bad arg
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from zkbench.backends import DEFAULT_BACKEND, backend_of
-from zkbench.engine.cache import atomic_write_json
-from zkbench.engine.results import (
-    _counts_for_run,
-    _timestamp,
-    count_by_backend,
-    count_by_group,
-    experiment_states,
-    outcome,
-    read_result,
-    read_selection,
-    registry_selection,
-    result_path,
-    selection_doc,
-    write_selection,
-)
-from zkbench.tools.load import NOT_GROUPS
+from zkbench.files import atomic_write_json
+from zkbench.results.counts import count_by_backend, count_by_group, experiment_states, rank
+from zkbench.results.fields import outcome
+from zkbench.results.selection import entry_key, read_selection, registry_selection, union_selection, write_selection
+from zkbench.results.store import keep_history, read_result, result_files, result_path
 
 CIRCUIT_FIELDS = ("logrows", "num_rows", "input_scale", "param_scale")
 
@@ -67,78 +54,6 @@ class Found:
         """Its path relative to a results directory (result_path's layout)."""
         r = self.result
         return result_path(Path(), r["group"], r["name"], r["tol"], backend_of(r))
-
-
-def entry_key(entry: dict) -> Path:
-    """A selection entry's result path relative to a results directory: what a result must match."""
-    return result_path(Path(), entry["group"], entry["name"], entry["tol"], entry.get("backend", DEFAULT_BACKEND))
-
-
-def result_files(results_dir: Path) -> list[Path]:
-    """<dir>/<group>/*.json, as zkbench report reads them."""
-    return sorted(
-        f
-        for f in Path(results_dir).glob("*/*.json")
-        if not f.parent.name.startswith(".") and f.parent.name not in NOT_GROUPS
-    )
-
-
-def union_selection(selections: list[dict]) -> dict:
-    """The union of several runs' selections: one entry per experiment (the first run's, with the run
-    identities of all), the profile they share ("a+b" when they differ), no not_before."""
-    entries: dict[Path, dict] = {}
-    for selection in selections:
-        for e in selection["experiments"]:
-            key = entry_key(e)
-            if key not in entries:
-                entries[key] = dict(e)
-                continue
-            kept = entries[key]
-            known = [*(kept.get("identities") or [kept.get("identity")])]
-            for identity in e.get("identities") or [e.get("identity")]:
-                if identity not in known:
-                    known.append(identity)
-            if None in known:  # a selection without identities: any result of the profile counts
-                kept["identity"], known = None, [None]
-            kept.pop("identities", None)
-            if len(known) > 1:
-                kept["identities"] = known
-            if not e.get("skip"):
-                kept["skip"] = None  # one run skips it, another runs it: a result is expected
-    profiles = sorted({s.get("profile") or "?" for s in selections})
-    return selection_doc("+".join(profiles), list(entries.values()))
-
-
-def selection_of_dirs(dirs) -> dict | None:
-    """The union of the selections the directories hold (results/.status/selection.json), or None."""
-    selections = [s for s in map(read_selection, dirs) if s is not None]
-    return union_selection(selections) if selections else None
-
-
-def states_of_results(selection: dict, results) -> list[tuple[dict, str, dict | None]]:
-    """experiment_states over results from anywhere (several directories, machines): per entry of
-    the selection, the best result of that experiment (rank), its outcome when it counts for the
-    entry (profile, run identity), else pending."""
-    best: dict[Path, list[dict]] = defaultdict(list)
-    for r in results:
-        best[result_path(Path(), r["group"], r["name"], r["tol"], backend_of(r))].append(r)
-    out: list[tuple[dict, str, dict | None]] = []
-    for e in selection["experiments"]:
-        if e.get("skip"):
-            out.append((e, "skipped", None))
-            continue
-        counted = [r for r in best.get(entry_key(e), []) if _counts_for_run(r, e, None)]
-        r = max(counted, key=lambda r: rank(Found(r, Path()), e), default=None)
-        out.append((e, "pending", None) if r is None else (e, outcome(r), r))
-    return out
-
-
-def rank(found: Found, entry: dict | None) -> tuple:
-    """Which of several results of one experiment wins: one that counts for the merged selection,
-    then done over failed/skipped, then the latest finished_at."""
-    counts = entry is None or _counts_for_run(found.result, entry, None)
-    finished = found.result.get("finished_at") or found.result.get("started_at") or ""
-    return counts, outcome(found.result) == "done", _timestamp(finished)
 
 
 def circuit_of(result: dict) -> tuple | None:
@@ -181,10 +96,7 @@ def copy_result(found: Found, out: Path) -> str:
     if target.exists():
         if read_result(target) == found.result:
             return "unchanged"
-        history = out / "history" / found.result["group"]
-        history.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(target.stat().st_mtime))
-        shutil.copy2(target, history / f"{target.stem}.{stamp}.json")
+        keep_history(target, out, found.result["group"])
         atomic_write_json(target, found.result)
         return "replaced"
     atomic_write_json(target, found.result)
@@ -230,7 +142,7 @@ def merge(dirs: list[Path], out: Path, say=print) -> int:
         by_key[f.key].append(f)
     chosen: dict[Path, Found] = {}
     for key, candidates in sorted(by_key.items()):
-        ordered = sorted(candidates, key=lambda f: rank(f, entries.get(key)), reverse=True)
+        ordered = sorted(candidates, key=lambda f: rank(f.result, entries.get(key)), reverse=True)
         chosen[key] = ordered[0]
         circuits = {circuit_of(f.result) for f in ordered if outcome(f.result) == "done"} - {None}
         if len(circuits) > 1:

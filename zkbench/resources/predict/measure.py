@@ -25,9 +25,10 @@ MEASURE_POINTS = (
 def measure(results_dir: Path, cache_dir: Path, points=MEASURE_POINTS, max_logrows: int | None = None) -> list[Path]:
     """Run each point through the engine (1 prove round) and write its result under
     results_dir/k<K>-t<threads>/, where load_points and fit read it."""
-    from zkbench.engine import RunConfig, run_experiment
-    from zkbench.engine.cache import atomic_write_json
-    from zkbench.engine.results import validate
+    from zkbench.engine.config import RunConfig
+    from zkbench.engine.experiment import run_experiment
+    from zkbench.files import atomic_write_json
+    from zkbench.results.store import validate
 
     written = []
     for name, tol, k, threads in points:

@@ -65,6 +65,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from zkbench.results.store import BadInput
 from zkbench.tools.compare.markdown import to_markdown
 from zkbench.tools.compare.rules import (
     DEFAULT_MIN_TIME_DELTA,
@@ -73,7 +74,6 @@ from zkbench.tools.compare.rules import (
     Comparison,
     compare,
 )
-from zkbench.tools.load import BadInput
 
 __all__ = ["BadInput", "Comparison", "add_arguments", "compare", "main", "run", "to_markdown"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from zkbench.results.store import STAGES
 from zkbench.tools.compare.runs import (
     BOOLEAN_METRICS,
     CIRCUIT_METRICS,
     NUMERIC_METRICS,
-    STAGES,
     Experiment,
     Run,
     Timing,

@@ -4,16 +4,16 @@ backend's experiments picked out by bare id."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from zkbench.backends import DEFAULT_BACKEND, backend_of, canonical_set, with_backend
-from zkbench.engine.results import SCHEMA_PATH
-from zkbench.tools.load import BadInput, load_results_dir, machine_of, one_line, read_json, result_key, stats_of
+from pytest_benchmark.stats import Stats
 
-# Pipeline order of the stages, from the schema so that this module needs no torch import.
-STAGES: tuple[str, ...] = tuple(json.loads(SCHEMA_PATH.read_text())["properties"]["stages"]["propertyNames"]["enum"])
+from zkbench.backends import DEFAULT_BACKEND, backend_of, with_backend
+from zkbench.results.fields import accuracy_checked, circuit_fields, machine_of, result_key
+from zkbench.results.store import BadInput, load_results_dir, one_line, read_json
+
 NUMERIC_METRICS = ("logrows", "num_rows", "pk_bytes", "vk_bytes", "proof_bytes", "tol_metric")
 # What makes the circuit the same circuit (--circuit-only): any change either way counts. The scales
 # are in result documents only, so a benchmark JSON input compares the rest.
@@ -23,21 +23,12 @@ BOOLEAN_METRICS = ("verified", "tolerance_met", "accuracy_checked")  # true -> f
 METRICS = ("status", "tol", *NUMERIC_METRICS, *BOOLEAN_METRICS, "input_scale", "param_scale", "circuit")
 
 
-def circuit_fields(result: dict) -> dict | None:
-    """Everything that shapes the proven circuit, one flat field each: the circuit block's facts
-    (logrows, rows, assignments, scales, decomposition, columns, lookup range, check mode), every
-    other run arg ezkl used (`run_args.<name>`: visibility, I/O range checks, ...), and the split
-    (`split`: None for a single circuit). None when the result has no circuit."""
-    circuit = result.get("circuit")
-    if not circuit:
-        return None
-    fields = {k: v for k, v in circuit.items() if k != "run_args"}
-    fields.update({f"run_args.{k}": v for k, v in (circuit.get("run_args") or {}).items() if k not in circuit})
-    if isinstance(fields.get("constraints"), dict):  # results from before the sets were sorted
-        c = fields["constraints"]
-        fields["constraints"] = {**c, **{k: canonical_set(c.get(k)) for k in ("range_checks", "lookups")}}
-    fields["split"] = result.get("split")
-    return fields
+def stats_of(samples: Iterable[float]) -> Stats:
+    """pytest-benchmark's statistics over measured rounds."""
+    stats = Stats()
+    for x in samples:
+        stats.update(x)
+    return stats
 
 
 @dataclass(frozen=True)
@@ -103,12 +94,6 @@ def result_metrics(result: dict) -> dict:
         "verified": result["verified"],
         "circuit": circuit_fields(result),
     }
-
-
-def accuracy_checked(accuracy: dict) -> bool | None:
-    """Whether the proven outputs were checked against a float reference: false for a user's model
-    no evaluator could run (zkbench.engine.results.unchecked_reason); None when there is no accuracy."""
-    return bool(accuracy.get("checked", True)) if accuracy else None
 
 
 def _timing(stage_record: dict) -> Timing:

@@ -1,6 +1,6 @@
 """Live status: one small file per worker process saying which experiment and stage it is in
 (read by `zkbench status`), and the same status handed to any other listener (a worker on another
-host sends it to the controller: zkbench.fixtures.live)."""
+host sends it to the controller: zkbench.fixtures.live_view)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from zkbench.engine.cache import atomic_write_json
+from zkbench.files import atomic_write_json
 
-VIEW_FILE = "workers.json"  # the controller's view of every worker of a run (zkbench.fixtures.live)
+VIEW_FILE = "workers.json"  # the controller's view of every worker of a run (zkbench.fixtures.live_view)
 
 # Called with every status this process writes; a listener that raises is dropped (a lost
 # controller must not stop an experiment).

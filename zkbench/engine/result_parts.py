@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import zkbench.resources.environment as environment
-from zkbench.engine.child import Clock
+import zkbench.resources.fingerprint as environment
 from zkbench.engine.config import RunConfig, run_identity
+from zkbench.engine.stage_worker import Clock
 from zkbench.layers import experiment_id
 
 SCHEMA_VERSION = 4  # 4: backend block; 3: search stage, proof_bytes = transcript, soundness verdicts, harness parts

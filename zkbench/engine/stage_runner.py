@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from zkbench.backends import Backend
-from zkbench.backends.environments import BackendEnv
-from zkbench.engine.child import Clock, StageWorker
+from zkbench.backends.venvs import BackendEnv
 from zkbench.engine.config import RunConfig
-from zkbench.engine.live_status import write_status
+from zkbench.engine.stage_worker import Clock, StageWorker
+from zkbench.engine.worker_status import write_status
 from zkbench.resources.gpu import GpuSampler
 
 
