@@ -28,7 +28,7 @@ from zkbench.backends import BACKENDS, DEFAULT_BACKEND, with_backend
 from zkbench.backends.venvs import BackendUnavailable, ensure
 from zkbench.engine.config import DEFAULT_ROUNDS, TOLERANCE_MODES, RunConfig, default_cache_dir
 from zkbench.engine.experiment import run_experiment
-from zkbench.engine.tolerance import SCANS
+from zkbench.engine.search.grid import SCANS
 from zkbench.layers import PROFILES, SPECS, TOLERANCES, experiment_id, get, parse_tolerance
 from zkbench.resources import predict
 from zkbench.results.fields import outcome, unchecked_reason

@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import zkbench.engine.tolerance as tolerance
 from zkbench.backends import BACKENDS, DEFAULT_BACKEND, definition
 from zkbench.backends.venvs import BackendEnv, resolve
+from zkbench.engine.search import grid
 from zkbench.resources.admission import MemoryBudget
 
 TOLERANCE_MODES = ("suite", "ezkl")
@@ -48,10 +48,10 @@ class RunConfig:
     # (held-out) inputs, whose error is a little different, still meet tol.
     search_margin: float = 0.8
     n_heldout: int = 4
-    scales: tuple[int, ...] = tolerance.DEFAULT_SCALES
-    decompositions: tuple[tuple[int, int], ...] = tolerance.DEFAULT_DECOMPOSITIONS
-    inner_cols: tuple[int, ...] = tolerance.DEFAULT_INNER_COLS
-    search_scan: str = "bisect"  # or "exhaustive": every scale upwards (tolerance.search)
+    scales: tuple[int, ...] = grid.DEFAULT_SCALES
+    decompositions: tuple[tuple[int, int], ...] = grid.DEFAULT_DECOMPOSITIONS
+    inner_cols: tuple[int, ...] = grid.DEFAULT_INNER_COLS
+    search_scan: str = grid.DEFAULT_SCAN  # or "exhaustive": every scale upwards (zkbench.engine.search)
     gpu: dict = field(
         default_factory=lambda: {"mode": "cpu", "reason": "not assigned"}
     )  # zkbench.resources.gpu assignment
@@ -81,8 +81,8 @@ class RunConfig:
                 f"--tolerance-mode ezkl needs ezkl's `tolerance` run arg, which backend {self.backend} does not "
                 f"have (removed in ezkl 20.1.1): use --backend {' or '.join(having)}"
             )
-        if self.search_scan not in tolerance.SCANS:
-            raise ValueError(f"unknown search scan {self.search_scan!r}: use one of {', '.join(tolerance.SCANS)}")
+        if self.search_scan not in grid.SCANS:
+            raise ValueError(f"unknown search scan {self.search_scan!r}: use one of {', '.join(grid.SCANS)}")
         self.rounds = parse_rounds(self.rounds)
         if not self.round_budget_s > 0:
             raise ValueError(f"round budget must be > 0 seconds, got {self.round_budget_s:g}")

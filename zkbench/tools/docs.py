@@ -17,6 +17,7 @@ Figures with no committed data do not belong in the docs.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import statistics
@@ -92,8 +93,56 @@ def study_size(root: Path) -> str:
 
 GROUP_WORDS = {"core_layers": "core layers", "scaling_study": "scaling cases", "composite": "small CNNs"}
 
+PREDICT_DATA = Path("zkbench/resources/predict/ezkl-23.json")
+PREDICT_FOLDS = 5
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"smoke-baseline": smoke_baseline, "study-size": study_size}
+
+@functools.lru_cache(maxsize=2)
+def _held_out_errors(data: str) -> tuple[int, list[tuple[int, int, int, list[float]]]]:
+    """Points, and per logrows range (its lowest and highest logrows, its points, each column's max
+    |% error|) of the predictor's k-fold cross-validation over the committed points: what
+    `zkbench predict check --cv 5` computes (a few seconds; cached per data)."""
+    from zkbench.resources.predict.fitting import COLUMNS, RANGES, cross_validate
+
+    points = json.loads(data)["points"]
+    rows = cross_validate(points, PREDICT_FOLDS)
+    ranges = []
+    for lo, hi in RANGES:
+        sel = [r for r in rows if lo <= r["logrows"] <= hi]
+        if sel:
+            ks = [r["logrows"] for r in sel]
+            ranges.append((min(ks), max(ks), len(sel), [max(abs(r[key][2]) for r in sel) for key, _ in COLUMNS]))
+    return len(points), ranges
+
+
+def predict_accuracy(root: Path) -> str:
+    """The memory/time predictor's held-out accuracy on its committed data points: max |error| per
+    logrows range, each circuit predicted by constants fitted without it."""
+    from zkbench.resources.predict.fitting import COLUMNS
+
+    path = root / PREDICT_DATA
+    try:
+        n, ranges = _held_out_errors(path.read_text())
+    except (OSError, ValueError, KeyError) as e:
+        raise BadDocs(f"{PREDICT_DATA}: {type(e).__name__}: {e}") from None
+    lines = [
+        f"From `{PREDICT_DATA}` ({n} points), as `zkbench predict check --cv {PREDICT_FOLDS}` computes it "
+        "(which adds the medians); regenerate with `zkbench docs`.",
+        "",
+        "| logrows | points | " + " | ".join(label for _, label in COLUMNS) + " |",
+        "|" + "---|" * (2 + len(COLUMNS)),
+    ]
+    for lo, hi, count, errs in ranges:
+        ks = str(lo) if lo == hi else f"{lo}-{hi}"
+        lines.append(f"| {ks} | {count} | " + " | ".join(f"{e:.1f} %" for e in errs) + " |")
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {
+    "smoke-baseline": smoke_baseline,
+    "study-size": study_size,
+    "predict-accuracy": predict_accuracy,
+}
 
 
 def doc_files(root: Path) -> list[Path]:
