@@ -69,6 +69,9 @@ class LayerSpec:
     inputs: str = "random"
     # Bump when the workload changes meaning (shapes, weights, inputs): invalidates caches/results.
     workload_version: int = 1
+    # The scaling study's family this spec is one size of (the report draws each family's sizes as one
+    # curve); None: in no family. Presentation only: not in fingerprint(), so no cache key depends on it.
+    scaling_family: str | None = None
 
     def shape(self, profile: str) -> Shape:
         if profile not in PROFILES:
@@ -163,6 +166,7 @@ SPECS: tuple[LayerSpec, ...] = (
         nn.Linear,
         Shape((1, 64), {"in_features": 64, "out_features": 32}),
         Shape((1, 256), {"in_features": 256, "out_features": 128}),
+        scaling_family="Dense",
     ),
     LayerSpec(
         "Conv2d_k3_s1",
@@ -171,6 +175,7 @@ SPECS: tuple[LayerSpec, ...] = (
         Shape((1, 4, 6, 6), {"cin": 4, "cout": 4}),
         Shape((1, 32, 64, 64), {"cin": 32, "cout": 64}),
         tags=HEAVY,
+        scaling_family="Conv2d",
     ),
     LayerSpec(
         "Conv2d_k3_s2",
@@ -195,6 +200,7 @@ SPECS: tuple[LayerSpec, ...] = (
         nn.Linear,
         Shape((1, 32), {"in_features": 32, "out_features": 16}),
         Shape((1, 128), {"in_features": 128, "out_features": 64}),
+        scaling_family="Dense",
     ),
     LayerSpec(
         "Dense_Scaling_Large",
@@ -202,6 +208,7 @@ SPECS: tuple[LayerSpec, ...] = (
         nn.Linear,
         Shape((1, 128), {"in_features": 128, "out_features": 64}),
         Shape((1, 1024), {"in_features": 1024, "out_features": 512}),
+        scaling_family="Dense",
     ),
     LayerSpec(
         "Conv2d_Scaling_Small",
@@ -210,6 +217,7 @@ SPECS: tuple[LayerSpec, ...] = (
         Shape((1, 2, 4, 4), {"cin": 2, "cout": 4}),
         Shape((1, 16, 32, 32), {"cin": 16, "cout": 32}),
         tags=HEAVY,
+        scaling_family="Conv2d",
     ),
     LayerSpec(
         "Conv2d_Scaling_Large",
@@ -218,6 +226,7 @@ SPECS: tuple[LayerSpec, ...] = (
         Shape((1, 4, 6, 6), {"cin": 4, "cout": 8}),
         Shape((1, 64, 128, 128), {"cin": 64, "cout": 128}),
         tags=HEAVY,
+        scaling_family="Conv2d",
     ),
     # --- composite CNNs (trained; inputs are held-out images) ---------------------------------
     LayerSpec("CNN_ReLU", "composite", _cnn(("relu", "relu"), "max"), CNN_SMOKE, CNN_PAPER, inputs="images"),

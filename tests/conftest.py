@@ -10,6 +10,25 @@ import pytest
 from zkbench.engine.result_parts import base_result
 from zkbench.results.store import validate
 
+
+@pytest.fixture
+def study_size():
+    """study_size(group=None, heavy=None): the registry's experiments (x the default tolerances) in
+    `group`, memory_heavy or not. Tests derive their counts from it instead of writing them down, so
+    adding a layer edits the registry only."""
+    from zkbench.layers import SPECS, TOLERANCES
+
+    def count(group: str | None = None, heavy: bool | None = None) -> int:
+        specs = [
+            s
+            for s in SPECS
+            if (group is None or s.group == group) and (heavy is None or ("memory_heavy" in s.tags) == heavy)
+        ]
+        return len(specs) * len(TOLERANCES)
+
+    return count
+
+
 STORED = Path(__file__).parent / "data" / "results_smoke" / "core_layers" / "ReLU_tol0.5.json"
 
 

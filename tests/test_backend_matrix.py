@@ -15,11 +15,13 @@ import pytest
 from PIL import Image
 
 from zkbench.backends import DEFAULT_BACKEND, with_backend
+from zkbench.cli import main as zkbench
 from zkbench.fixtures.benchmark_json import benchmark_entries
 from zkbench.results.store import load_results_dir
 from zkbench.tools.compare import compare
-from zkbench.tools.compare import main as compare_main
-from zkbench.tools.report import build_report, load_records, scaling_curves
+from zkbench.tools.report.build import build_report
+from zkbench.tools.report.records import load_records
+from zkbench.tools.report.scaling import scaling_curves
 
 RESULTS = Path(__file__).parent / "data" / "results_smoke"
 IDS = sorted(json.loads(p.read_text())["id"] for p in RESULTS.glob("*/*.json"))
@@ -76,7 +78,7 @@ def section(md: str, heading: str) -> str:
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
-    rc = compare_main([str(a) for a in args])
+    rc = zkbench(["compare", *(str(a) for a in args)])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from zkbench.engine.child.workload_ops import op_prepare_onnx
 from zkbench.engine.config import RunConfig
-from zkbench.engine.stage_child import op_prepare_onnx
-from zkbench.engine.tolerance import accuracy, agreement, explain_miss, meets, mismatches
+from zkbench.engine.search.explain import explain_miss
+from zkbench.engine.search.metric import accuracy, agreement, meets, mismatches
 from zkbench.fixtures.checks import why_not_done
 from zkbench.fixtures.summary import accuracy_cell
 from zkbench.layers.custom import (

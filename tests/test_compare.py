@@ -17,9 +17,10 @@ import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
 from zkbench.backends import constraint_set
+from zkbench.cli import main as zkbench
 from zkbench.fixtures.benchmark_json import benchmark_entries
 from zkbench.results.store import load_results_dir, read_result
-from zkbench.tools.compare import compare, main
+from zkbench.tools.compare import compare
 
 DATA = Path(__file__).parent / "data"
 RESULTS = DATA / "results_smoke"
@@ -101,7 +102,7 @@ def flagged(comparison) -> set[tuple[str, str]]:
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
+    rc = zkbench(["compare", *(str(a) for a in args)])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zkbench.engine.stage_child import op_prepare_onnx
-from zkbench.engine.tolerance import explain_miss, worst_output
+from zkbench.engine.child.workload_ops import op_prepare_onnx
+from zkbench.engine.search.explain import explain_miss, worst_output
 from zkbench.layers.custom import CustomSpec, perturb_in_domain, read_calibration_json
 
 MODELS = Path(__file__).parent / "data" / "models"

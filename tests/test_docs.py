@@ -3,24 +3,26 @@ hand-edited figure, on data committed without regenerating, and on a malformed b
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from zkbench.cli import main
-from zkbench.tools.docs import BASELINE, BLOCK, doc_files
+from zkbench.tools.docs import BASELINE, BLOCK, PREDICT_DATA, doc_files
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def copy_repo(tmp_path: Path) -> Path:
-    """README, docs and the baseline: what the blocks are made from."""
+    """README, docs, the baseline and the predictor's data points: what the blocks are made from."""
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
-    (tmp_path / BASELINE).parent.mkdir(parents=True)
-    shutil.copy(ROOT / BASELINE, tmp_path / BASELINE)
+    for data in (BASELINE, PREDICT_DATA):
+        (tmp_path / data).parent.mkdir(parents=True)
+        shutil.copy(ROOT / data, tmp_path / data)
     return tmp_path
 
 
@@ -32,7 +34,7 @@ def docs(capsys, root: Path, *args: str) -> tuple[int, str]:
 
 def test_the_committed_docs_match_their_data(capsys):
     blocks = [m.group("name") for p in doc_files(ROOT) for m in BLOCK.finditer(p.read_text())]
-    assert {"smoke-baseline", "study-size"} <= set(blocks)
+    assert {"smoke-baseline", "study-size", "predict-accuracy"} <= set(blocks)
     assert docs(capsys, ROOT, "--check") == (0, "0 block(s) differ\n")
 
 
@@ -58,6 +60,23 @@ def test_data_committed_without_regenerating_fails_the_check(tmp_path, capsys):
     baseline.write_text(baseline.read_text().replace('"logrows": 10', '"logrows": 11', 1))
     rc, out = docs(capsys, root, "--check")
     assert rc == 1 and "'smoke-baseline'" in out
+
+
+def test_predictor_points_committed_without_regenerating_fail_the_check(tmp_path, capsys):
+    root = copy_repo(tmp_path)
+    data = json.loads((root / PREDICT_DATA).read_text())
+    data["points"][0]["measured"]["prove_seconds"] *= 3  # a remeasured point, docs not regenerated
+    (root / PREDICT_DATA).write_text(json.dumps(data, indent=1) + "\n")
+    rc, out = docs(capsys, root, "--check")
+    assert rc == 1 and "options.md: block 'predict-accuracy' differs from its data" in out
+
+
+def test_every_doc_page_is_scanned(tmp_path):
+    """The README and every page under docs/ (where the moved sections' blocks now live)."""
+    root = copy_repo(tmp_path)
+    names = {p.relative_to(root).as_posix() for p in doc_files(root)}
+    assert {"README.md", "docs/smoke-baseline.md", "docs/options.md"} <= names
+    assert names == {"README.md", *(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))}
 
 
 @pytest.mark.parametrize(

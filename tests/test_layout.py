@@ -37,6 +37,16 @@ def test_only_the_backends_import_ezkl():
     assert importers and all(p.startswith("zkbench/backends/") for p in importers), importers
 
 
+def test_every_package_is_installed():
+    """pyproject.toml lists the packages (layers/ and fixtures/ are mapped): a new one left out would
+    be missing from a wheel, though an editable install finds it."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".") for p in (ROOT / "zkbench").rglob("__init__.py")}
+    assert found and found <= listed and {"zkbench.layers", "zkbench.fixtures"} <= listed, found - listed
+
+
 def test_the_suite_imports_its_own_code_as_zkbench_only():
     # `import fixtures` / `import layers` would find PyPI's packages of that name, or nothing
     offenders = [p.relative_to(ROOT).as_posix() for p in python_files() if imports_of(p) & {"fixtures", "layers"}]

@@ -8,9 +8,12 @@ import shlex
 
 import pytest
 
-import zkbench.resources.predict as P
+import zkbench.tools.predict as predict_tool
+from zkbench.cli import main as zkbench
+from zkbench.resources.predict import fitting, layout, model
+from zkbench.tools.predict import measure
 
-DATA = json.loads(P.DATA_PATH.read_text())
+DATA = json.loads(model.DATA_PATH.read_text())
 POINTS = DATA["points"]
 CONSTANTS = DATA["constants"]
 
@@ -28,13 +31,13 @@ def test_shipped_data_has_points_over_a_range_of_logrows():
     ks = {p["settings"]["run_args"]["logrows"] for p in POINTS}
     assert len(POINTS) >= 40
     assert min(ks) <= 11 and max(ks) >= 16, ks
-    assert set(CONSTANTS) == set(P.CONSTANT_NAMES)
+    assert set(CONSTANTS) == set(model.CONSTANT_NAMES)
 
 
 @pytest.fixture(scope="module")
 def held_out():
     """Every shipped point predicted by constants fitted without its circuit (5 folds)."""
-    return P.cross_validate(POINTS, folds=5)
+    return fitting.cross_validate(POINTS, folds=5)
 
 
 def test_held_out_predictions_meet_the_targets(held_out):
@@ -47,7 +50,7 @@ def test_held_out_predictions_meet_the_targets(held_out):
 
 
 def test_fitted_on_small_circuits_it_predicts_the_largest(tmp_path):
-    rows = P.extrapolate(POINTS, fit_max_logrows=15)
+    rows = fitting.extrapolate(POINTS, fit_max_logrows=15)
     assert rows and min(r["logrows"] for r in rows) >= 16
     for row in rows:
         assert abs(row["pk_bytes"][2]) <= HELD_OUT_MAX["pk_bytes"], row
@@ -55,7 +58,7 @@ def test_fitted_on_small_circuits_it_predicts_the_largest(tmp_path):
 
 
 def test_the_cv_report_has_one_row_per_logrows_range(capsys):
-    assert P.main(["check", "--cv", "5"]) == 0
+    assert zkbench(["predict", "check", "--cv", "5"]) == 0
     out = capsys.readouterr().out
     assert "| 0-12 |" in out and "| 15-17 |" in out and "fitted on logrows <= 15" in out
 
@@ -64,24 +67,24 @@ def test_the_cv_report_has_one_row_per_logrows_range(capsys):
 def test_measure_writes_points_that_fit_reads(tmp_path):
     """A tiny variant of `measure`: Dense built at logrows 12 instead of the 11 its search picks."""
     res, cache = tmp_path / "results", tmp_path / "cache"
-    written = P.measure(res, cache, points=(("Dense", 2.0, 12, 1),))
+    written = measure.measure(res, cache, points=(("Dense", 2.0, 12, 1),))
     assert [p.parent.name for p in written] == ["k12-t1"]
-    [point] = P.load_points(res, cache)
+    [point] = fitting.load_points(res, cache)
     assert point["settings"]["run_args"]["logrows"] == 12 and point["threads"] == 1
     assert point["measured"]["prove_growth_rss_bytes"] > 0
-    assert P.predict(point["settings"])["pk_bytes"] == point["measured"]["pk_bytes"]
+    assert model.predict(point["settings"])["pk_bytes"] == point["measured"]["pk_bytes"]
 
 
 @pytest.mark.parametrize("point", POINTS, ids=ids(POINTS))
 def test_column_model_reproduces_the_key_layout_exactly(point):
     """The verifying key's size is fixed by the column counts and selectors alone: an exact check of columns()."""
-    cols = P.columns(point["settings"])
+    cols = layout.columns(point["settings"])
     assert cols["vk_bytes"] == point["measured"]["vk_bytes"]
     assert cols["pk_struct_bytes"] == point["measured"]["pk_bytes"]
 
 
 def test_shipped_constants_equal_a_refit_of_the_shipped_points():
-    refit = P.fit_points(POINTS)
+    refit = fitting.fit_points(POINTS)
     assert set(refit) == set(CONSTANTS)
     for name, value in CONSTANTS.items():
         assert refit[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
@@ -110,13 +113,13 @@ def test_fit_reads_results_and_cached_settings(tmp_path):
         (res / "g").mkdir(parents=True, exist_ok=True)
         (res / "g" / f"{p['id']}.json").write_text(json.dumps(result))
     (res / "g" / "failed.json").write_text(json.dumps({"id": "x", "status": "failed"}))
-    out = P.fit([res], [tmp_path / "missing", cache])
+    out = fitting.fit([res], [tmp_path / "missing", cache])
     assert sorted(ids(out["points"])) == sorted(ids(chosen))
     for got in out["points"]:
         want = next(p for p in chosen if p["id"] == got["id"])
         assert got["settings"] == want["settings"]
         assert got["measured"]["prove_seconds"] == want["measured"]["prove_seconds"]
-    assert out["constants"] == P.fit_points(out["points"])
+    assert out["constants"] == fitting.fit_points(out["points"])
 
 
 def grid(point):
@@ -124,7 +127,7 @@ def grid(point):
     for k in range(base["run_args"]["logrows"], 25):
         s = copy.deepcopy(base)
         s["run_args"]["logrows"] = k
-        yield k, P.predict(s)
+        yield k, model.predict(s)
 
 
 @pytest.mark.parametrize("point", POINTS[::7], ids=ids(POINTS[::7]))
@@ -149,7 +152,7 @@ def test_extrapolates_like_the_paper_numbers():
     )
     s = copy.deepcopy(plain["settings"])
     s["run_args"]["logrows"] = 22
-    pred = P.predict(s)
+    pred = model.predict(s)
     assert pred["pk_bytes"] == pytest.approx(32 * 2**22 * (3 * 8 + 10 * 31), rel=0.01)  # F + P = 31, e = 8
     assert 1.1 < pred["setup_peak_rss_bytes"] / pred["pk_bytes"] < 1.3
     assert 2.2 < pred["prove_peak_rss_bytes"] / pred["pk_bytes"] < 3.0
@@ -173,32 +176,32 @@ def test_default_ezkl_layout_matches_the_known_key_size():
         "required_range_checks": [[0, 16383], [-1, 1]],
         "model_instance_shapes": [[1, 64], [1, 64]],
     }
-    cols = P.columns(s)
+    cols = layout.columns(s)
     assert (cols["extension"], cols["degree"]) == (4, 5)
     assert cols["pk_struct_bytes"] == pytest.approx(138e6, rel=0.01)
 
 
 def test_columns_grow_with_lookups_tables_and_blocks():
     s = copy.deepcopy(next(p for p in POINTS if p["id"].startswith("ReLU"))["settings"])
-    base = P.columns(s)
+    base = layout.columns(s)
     s2 = copy.deepcopy(s)
     s2["required_lookups"] = [{"Tanh": {"scale": 64.0}}]
     s2["run_args"]["lookup_range"] = [-400, 400]
-    lk = P.columns(s2)
+    lk = layout.columns(s2)
     assert lk["fixed_columns"] == base["fixed_columns"] + 2 + base["num_inner_cols"]  # table in/out + selectors
     assert lk["lookup_arguments"] == base["lookup_arguments"] + base["num_inner_cols"]
     s3 = copy.deepcopy(s)
     s3["required_range_checks"] = s3["required_range_checks"] + [[0, 4 * 2 ** s["run_args"]["logrows"]]]
-    wide = P.columns(s3)  # a table 4x taller than a column spans 5 columns and raises the degree
+    wide = layout.columns(s3)  # a table 4x taller than a column spans 5 columns and raises the degree
     assert wide["table_columns"] == base["table_columns"] + 5 and wide["degree"] > base["degree"]
     s4 = copy.deepcopy(s)
     s4["total_assignments"] = 3 * base["num_inner_cols"] * 2 ** s["run_args"]["logrows"]
-    assert P.columns(s4)["blocks"] == 4 and P.columns(s4)["advice_columns"] == 4 * base["advice_columns"]
+    assert layout.columns(s4)["blocks"] == 4 and layout.columns(s4)["advice_columns"] == 4 * base["advice_columns"]
 
 
 def test_threads_shorten_time_not_memory():
     s = POINTS[0]["settings"]
-    one, four = P.predict(s, threads=1), P.predict(s, threads=4)
+    one, four = model.predict(s, threads=1), model.predict(s, threads=4)
     assert four["prove_seconds"] < one["prove_seconds"]
     assert four["prove_peak_rss_bytes"] == one["prove_peak_rss_bytes"]
     assert 0 <= CONSTANTS["parallel_fraction"] < 1
@@ -207,12 +210,12 @@ def test_threads_shorten_time_not_memory():
 def test_predict_is_pure():
     s = POINTS[0]["settings"]
     before = json.dumps(s, sort_keys=True)
-    assert P.predict(s) == P.predict(s)
+    assert model.predict(s) == model.predict(s)
     assert json.dumps(s, sort_keys=True) == before
 
 
 def test_check_cli_prints_table_and_summary(capsys):
-    rc = P.main(["check"])
+    rc = zkbench(["predict", "check"])
     out = capsys.readouterr().out
     assert rc == 0
     assert out.count("\n| ") >= len(POINTS)
@@ -233,15 +236,15 @@ def test_check_fails_when_the_constants_are_wrong(tmp_path, capsys):
     bad["constants"]["prove_per_pk"] *= 2
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
-    assert P.main(["check", "--data", str(path)]) == 1
+    assert zkbench(["predict", "check", "--data", str(path)]) == 1
     capsys.readouterr()
 
 
 def test_constants_are_per_backend():
     settings = POINTS[0]["settings"]
-    assert P.predict(settings, backend="ezkl-23") == P.predict(settings)
+    assert model.predict(settings, backend="ezkl-23") == model.predict(settings)
     with pytest.raises(ValueError, match="no fitted prediction for backend 'ezkl-gpu-16': known ones are ezkl-23"):
-        P.predict(settings, backend="ezkl-gpu-16")
+        model.predict(settings, backend="ezkl-gpu-16")
 
 
 def test_provenance_commands_are_current_zkbench_commands():
@@ -252,7 +255,7 @@ def test_provenance_commands_are_current_zkbench_commands():
     ours = [shlex.split(c)[2:] for c in commands if c.startswith("zkbench predict ")]
     assert [argv[0] for argv in ours] == ["measure", "fit"]
     ap = argparse.ArgumentParser()
-    P.add_arguments(ap)
+    predict_tool.add_arguments(ap)
     subcommands = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction)).choices
     for argv in ours:
         ap.parse_args(argv)

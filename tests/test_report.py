@@ -3,6 +3,7 @@ per-machine merge, bad input."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -14,7 +15,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from zkbench.tools.report import build_report, load_records, machine_labels, main, scaling_curves
+from zkbench.tools import report as report_tool
+from zkbench.tools.report.build import build_report
+from zkbench.tools.report.records import Record, load_records, machine_labels
+from zkbench.tools.report.scaling import scaling_curves
+from zkbench.tools.report.tables import time_section
 
 RESULTS = Path(__file__).parent / "data" / "results_smoke"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -47,6 +52,13 @@ def copy_results(dst: Path, edit=lambda doc: None) -> Path:
         edit(doc)
         path.write_text(json.dumps(doc))
     return dst
+
+
+def main(argv: list[str]) -> int:
+    """The tool's command line (HELP, add_arguments, run), as the zkbench CLI runs it."""
+    ap = argparse.ArgumentParser(prog="zkbench report", description=report_tool.HELP)
+    report_tool.add_arguments(ap)
+    return report_tool.run(ap.parse_args(argv))
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -174,8 +186,6 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make, message):
 
 
 def test_where_the_time_went_sums_the_stages_that_ran_and_the_search_work():
-    from zkbench.tools.report import Record, time_section
-
     def result(search: dict, prove: list[float], srs_cached: bool) -> dict:
         stage = lambda seconds, cached=False: {"seconds": seconds, "cached": cached}  # noqa: E731
         return {

@@ -10,8 +10,9 @@ import pytest
 import zkbench.backends.identity as identity
 import zkbench.cli as cli
 import zkbench.resources.fingerprint as environment
+import zkbench.tools.run as run_tool
 from zkbench.engine.config import RunConfig, run_identity
-from zkbench.fixtures.options import OPTIONS
+from zkbench.engine.options import OPTIONS
 from zkbench.fixtures.resume import done_results, resumable
 from zkbench.layers import Shape, get
 from zkbench.layers.custom import discover
@@ -105,7 +106,7 @@ def test_done_results_skip_stale_and_tolerance_missed_results(tmp_path, make_res
             }.get(name, default)
 
         def getini(self, name):
-            return OPTIONS[name.removeprefix("zkbench_")][0]
+            return OPTIONS[name.removeprefix("zkbench_")].default
 
     assert set(done_results(Config())) == {"ReLU-tol0.5"}
 
@@ -171,12 +172,14 @@ def test_cli_run_exits_non_zero_when_the_tolerance_is_missed(
         "--cache-dir",
         str(tmp_path / "cache"),
     ]
-    monkeypatch.setattr(cli, "run_experiment", lambda name, tol, cfg: make_result(get(name), tol, cfg))
+    monkeypatch.setattr(run_tool, "run_experiment", lambda name, tol, cfg: make_result(get(name), tol, cfg))
     assert cli.main(args) == 0  # a met tolerance passes
     # missed: status ok (as the pipeline used to say) or failed at stage accuracy (as it says now)
     for status in ("ok", "failed"):
         monkeypatch.setattr(
-            cli, "run_experiment", lambda name, tol, cfg, status=status: make_missed_result(get(name), tol, cfg, status)
+            run_tool,
+            "run_experiment",
+            lambda name, tol, cfg, status=status: make_missed_result(get(name), tol, cfg, status),
         )
         assert cli.main(args) == 1, status
         out = capsys.readouterr().out.splitlines()[-1]

@@ -11,7 +11,7 @@ import pytest
 
 from zkbench.engine.config import AUTO_MAX_ROUNDS, DEFAULT_ROUNDS, RunConfig, parse_rounds
 from zkbench.engine.experiment import Experiment
-from zkbench.engine.result_parts import measured
+from zkbench.engine.stage_records import measured
 from zkbench.tools.compare.rules import REGRESSION, _time_row
 from zkbench.tools.compare.runs import Timing
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from zkbench.engine.config import RunConfig, run_identity
-from zkbench.fixtures.shard import parse_shard, split
+from zkbench.fixtures.options import parse_shard
+from zkbench.fixtures.shard import split
 from zkbench.layers import get
 from zkbench.results.selection import read_selection, selection_doc, selection_entry, write_selection
 from zkbench.results.store import write_result

@@ -15,7 +15,7 @@ MiB = 2**20
 
 PEAK_AFTER_A_BIGGER_ONE = """
 import json, sys
-from zkbench.engine.stage_child import PeakRSS
+from zkbench.engine.child.instruments import PeakRSS
 def touch(n):
     b = bytearray(n)
     for i in range(0, n, 4096):

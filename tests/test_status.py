@@ -1,15 +1,16 @@
 import os
 import time
 
+from zkbench.cli import main as zkbench
 from zkbench.engine.config import RunConfig, run_identity
 from zkbench.files import atomic_write_json
-from zkbench.layers import get
+from zkbench.layers import GROUPS, get
 from zkbench.results.selection import selection_doc, selection_entry, write_selection
 from zkbench.results.store import write_result
-from zkbench.tools.status import collect, main, render
+from zkbench.tools.status import collect, render
 
 
-def test_status_shows_groups_running_workers_and_an_eta(tmp_path, make_result):
+def test_status_shows_groups_running_workers_and_an_eta(tmp_path, make_result, study_size):
     results = tmp_path / "results"
     done = write_result(make_result(get("ReLU"), 0.5, RunConfig(cache_dir=tmp_path)), results)  # one finished
     status = results / ".status"
@@ -37,15 +38,15 @@ def test_status_shows_groups_running_workers_and_an_eta(tmp_path, make_result):
 
     state = collect(results, "smoke")  # no run left a selection: the whole smoke study
     assert state["groups"]["core_layers"] == {
-        "expected": 24,
+        "expected": study_size("core_layers"),
         "done": 1,
         "running": 1,
         "failed": 0,
         "skipped": 0,
-        "pending": 22,
+        "pending": study_size("core_layers") - 2,
     }
     assert [w["experiment"] for w in state["workers"]] == ["Tanh-tol2"]  # the dead worker's file is ignored
-    assert state["eta_s"] is not None and state["eta_s"] > 0 and state["remaining"] == 39
+    assert state["eta_s"] is not None and state["eta_s"] > 0 and state["remaining"] == study_size() - 1
     text = render(state)
     for expected in ("gw1", "Tanh-tol2", "stage prove", "ETA ~", "alive 30s", "128.0 MiB"):
         assert expected in text, text
@@ -103,20 +104,16 @@ def test_status_of_4_finished_paper_experiments_is_4_done_0_pending(tmp_path, ma
     for name in ("ReLU", "Tanh"):
         for tol in (0.5, 2):
             write_result(make_result(get(name), tol, cfg), results)
-    assert main(["--results-dir", str(results)]) == 0
+    assert zkbench(["status", "--results-dir", str(results)]) == 0
     out = capsys.readouterr().out
     row = next(line.split() for line in out.splitlines() if line.startswith("core_layers"))
     assert row == ["core_layers", "4", "4", "0", "0", "0", "0"], out
     assert "scaling_study" not in out and "composite" not in out
 
 
-def test_status_without_a_selection_or_of_another_profile_counts_the_whole_study(tmp_path):
+def test_status_without_a_selection_or_of_another_profile_counts_the_whole_study(tmp_path, study_size):
     results, _ = paper_run(tmp_path)
     state = collect(results, "smoke")  # asked for smoke, the run was paper
     assert state["profile"] == "smoke" and state["selection"] == "registry"
-    assert {g: c["expected"] for g, c in state["groups"].items()} == {
-        "core_layers": 24,
-        "scaling_study": 8,
-        "composite": 8,
-    }
+    assert {g: c["expected"] for g, c in state["groups"].items()} == {g: study_size(g) for g in GROUPS}
     assert collect(results, "paper")["groups"]["core_layers"]["expected"] == 4

@@ -40,23 +40,24 @@ def collected(pytester, *args):
     return items, skipped
 
 
-def test_default_collection_is_30_runnable_and_10_memory_heavy_skipped(pytester):
+def test_default_collection_is_the_study_with_memory_heavy_skipped(pytester, study_size):
     items, skipped = collected(pytester)
-    assert len(items) == 40 and len(skipped) == 10
+    assert len(items) == study_size() and len(skipped) == study_size(heavy=True) > 0
     assert all("memory_heavy" in i.keywords for i in skipped)
     reason = skipped[0].get_closest_marker("skip").kwargs["reason"]
     assert "--run-memory-heavy" in reason
 
 
-def test_marker_selection(pytester):
+def test_marker_selection(pytester, study_size):
     items, skipped = collected(pytester, "-m", "composite")
-    assert len(items) == 8 and not skipped and all(i.name.startswith("test_composite[CNN_") for i in items)
+    assert len(items) == study_size("composite") and not skipped
+    assert all(i.name.startswith("test_composite[CNN_") for i in items)
     items, skipped = collected(pytester, "-m", "memory_heavy")
-    assert len(items) == 10 and not skipped
+    assert len(items) == study_size(heavy=True) and not skipped
     items, skipped = collected(pytester, "-m", "core")
-    assert len(items) == 24 and len(skipped) == 6
+    assert len(items) == study_size("core_layers") and len(skipped) == study_size("core_layers", heavy=True) > 0
     items, skipped = collected(pytester, "--run-memory-heavy")
-    assert len(items) == 40 and not skipped
+    assert len(items) == study_size() and not skipped
 
 
 def test_ids_are_stable_and_named_after_the_experiment(pytester):

@@ -3,20 +3,10 @@ import random
 
 import pytest
 
-from zkbench.engine.tolerance import (
-    ASSUMPTIONS,
-    MONOTONE,
-    REFERENCE_SCALE,
-    SCALE_ONLY,
-    Candidate,
-    accuracy,
-    cost,
-    explain_miss,
-    search,
-    structure_of,
-    tol_metric,
-    top1_agreement,
-)
+from zkbench.engine.search.algorithm import ASSUMPTIONS, MONOTONE, REFERENCE_SCALE, SCALE_ONLY, search
+from zkbench.engine.search.candidate import Candidate, cost, structure_of
+from zkbench.engine.search.explain import explain_miss
+from zkbench.engine.search.metric import accuracy, tol_metric, top1_agreement
 
 
 def test_tol_metric_is_max_error_over_max_output_in_percent():

@@ -1,7 +1,7 @@
 """The prover-backend seam: every prover operation the engine needs, behind one protocol.
 
 The engine never imports a prover library. It names a backend (RunConfig.backend), and the stage
-child (zkbench.engine.stage_child) calls that backend's methods inside its timer and memory window,
+child (zkbench.engine.child) calls that backend's methods inside its timer and memory window,
 under the backend's own Python interpreter (zkbench.backends.venvs): every ezkl release
 installs the import name `ezkl`, so each one but the project's own lives in its own venv. The
 parent uses only the backend's identity (environments.BackendEnv: version, build, device) and its
@@ -111,7 +111,7 @@ class Backend(Protocol):
 
     def cost_lower_bound(self, settings: dict) -> dict:
         """From gen_settings' document, before calibration: logrows, num_rows and total_assignments
-        that the calibrated circuit's can only equal or exceed (tolerance.search prunes by it)."""
+        that the calibrated circuit's can only equal or exceed (zkbench.engine.search.algorithm prunes by it)."""
         ...
 
     def transcript(self, proof: dict) -> bytes: ...

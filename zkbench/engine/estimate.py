@@ -17,8 +17,8 @@ from pathlib import Path
 from zkbench.engine.config import RunConfig
 from zkbench.engine.experiment import Experiment, predicted
 from zkbench.engine.result_parts import base_result
+from zkbench.engine.search.candidate import Candidate
 from zkbench.engine.stage_worker import StageFailed
-from zkbench.engine.tolerance import Candidate
 from zkbench.layers import experiment_id, get, parse_tolerance
 
 

@@ -1,45 +1,15 @@
-"""The result document: its skeleton, stage records from the children's replies, the GPU and
-harness blocks. One place decides what each field means."""
+"""The result document: its skeleton, the circuit, GPU and harness blocks (a stage's record, from the
+children's replies, in stage_records). One place decides what each field means."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import zkbench.resources.fingerprint as environment
 from zkbench.engine.config import RunConfig, run_identity
+from zkbench.engine.stage_records import now
 from zkbench.engine.stage_worker import Clock
 from zkbench.layers import experiment_id
 
 SCHEMA_VERSION = 4  # 4: backend block; 3: search stage, proof_bytes = transcript, soundness verdicts, harness parts
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def measured(reply: dict, *more: dict) -> dict:
-    """A stage record from one or more worker replies (repeated rounds, each in a fresh child).
-    peak = base (the child before the call) + growth (what the call added at its high point),
-    both from the round with the highest peak."""
-    replies = (reply, *more)
-    top = max(replies, key=lambda r: r["peak_rss_bytes"])
-    seconds = [r["seconds"] for r in replies]
-    return {
-        "seconds": seconds,
-        # max - min over the rounds; one round says nothing of the spread: unknown (None), never 0
-        "spread_s": max(seconds) - min(seconds) if len(seconds) > 1 else None,
-        "cpu_seconds": [r.get("cpu_seconds") for r in replies],
-        "peak_rss_bytes": top["peak_rss_bytes"],
-        "base_rss_bytes": top["base_rss_bytes"],
-        "growth_rss_bytes": top["peak_rss_bytes"] - top["base_rss_bytes"],
-        "rss_method": reply["rss_method"],
-        "cached": False,
-        "measured_at": now(),
-    }
-
-
-def from_cache(stage_record: dict, built_now: bool) -> dict:
-    return {**stage_record, "cached": not built_now}
 
 
 def base_result(spec, tol: float, config: RunConfig) -> dict:
@@ -130,4 +100,25 @@ def harness_record(clock: Clock, wall_s: float) -> dict:
         "unaccounted_s": unaccounted,
         "overhead_s": wall_s - measured_s,
         "accounted_fraction": (wall_s - abs(unaccounted)) / wall_s if wall_s > 0 else 1.0,
+    }
+
+
+def circuit_record(settings: dict, constraints: dict) -> dict:
+    """The result's circuit block, read back from the final settings.json; `constraints`: what is
+    proved (the backend's constraint_set: visibility, I/O range checks, ...)."""
+    ra = settings["run_args"]
+    return {
+        "logrows": ra["logrows"],
+        "num_rows": settings["num_rows"],
+        "total_assignments": settings.get("total_assignments"),
+        "input_scale": ra["input_scale"],
+        "param_scale": ra["param_scale"],
+        "scale_rebase_multiplier": ra["scale_rebase_multiplier"],
+        "decomp_base": ra["decomp_base"],
+        "decomp_legs": ra["decomp_legs"],
+        "lookup_range": ra["lookup_range"],
+        "num_inner_cols": ra["num_inner_cols"],
+        "check_mode": ra.get("check_mode"),
+        "constraints": constraints,
+        "run_args": ra,  # everything ezkl used, read back from the final settings.json
     }

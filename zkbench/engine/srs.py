@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zkbench.engine.result_parts import from_cache, measured
+from zkbench.engine.stage_records import from_cache, measured
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.files import content_key
 

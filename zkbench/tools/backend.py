@@ -18,6 +18,8 @@ from zkbench.backends import BACKENDS
 from zkbench.backends.venvs import BackendUnavailable, install, resolve
 from zkbench.engine.config import default_cache_dir
 
+HELP = "prover backends: list them, install their environments"
+
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     sub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -53,9 +55,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="zkbench backend", description=__doc__)
-    add_arguments(ap)
-    return run(ap.parse_args(argv))

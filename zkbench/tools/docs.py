@@ -170,6 +170,9 @@ def regenerate(text: str, root: Path, where: str) -> tuple[str, list[str]]:
     return BLOCK.sub(fill, text), changed
 
 
+HELP = "regenerate the docs' figures from committed data (--check: fail where they differ)"
+
+
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--check", action="store_true", help="change nothing; exit 1 where a block differs from its data")
     ap.add_argument("--root", type=Path, default=Path("."), help="the repository (default: here)")

@@ -196,6 +196,9 @@ def merge(dirs: list[Path], out: Path, say=print) -> int:
     return 1 if missing or incomplete else 0
 
 
+HELP = "merge the results directories of shards, then the count check of the union"
+
+
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="results directories (e.g. one per shard)")
     ap.add_argument("--out", type=Path, required=True, help="the merged results directory (created)")
@@ -211,13 +214,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: --out {args.out} is (inside) the input {d}: merge never writes to an input", file=sys.stderr)
             return 2
     return merge(list(args.dirs), args.out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from zkbench.cli import main as cli
-
-    return cli(["merge", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

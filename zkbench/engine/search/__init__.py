@@ -1,2 +1,4 @@
-"""The search for the cheapest circuit that meets the tolerance: its grid (grid), the accuracy metric,
-the algorithm over candidates, their evaluation and store, and the experiment's search step."""
+"""The search for the cheapest circuit that meets the tolerance: its grid (grid), a grid point
+(candidate), the accuracy metric (metric), the algorithm over candidates (algorithm), why a search
+missed (explain); child side: the search stage (child_stage), its evaluations (evaluate) and their
+store (store); parent side: the experiment's search step (step). Nothing is imported here."""

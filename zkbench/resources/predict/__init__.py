@@ -85,28 +85,3 @@ The model
    what calibration picks). Not modelled exactly (flagged in "notes"): Freivalds einsum columns
    and the Poseidon module of hashed visibilities.
 """
-
-from zkbench.resources.predict.cli import add_arguments, main, run
-from zkbench.resources.predict.fitting import cross_validate, extrapolate, fit, fit_points, load_points
-from zkbench.resources.predict.layout import columns, features
-from zkbench.resources.predict.measure import MEASURE_POINTS, measure
-from zkbench.resources.predict.model import CONSTANT_NAMES, DATA_PATH, load_constants, predict
-
-__all__ = [
-    "CONSTANT_NAMES",
-    "DATA_PATH",
-    "MEASURE_POINTS",
-    "add_arguments",
-    "columns",
-    "cross_validate",
-    "extrapolate",
-    "features",
-    "fit",
-    "fit_points",
-    "load_constants",
-    "load_points",
-    "main",
-    "measure",
-    "predict",
-    "run",
-]

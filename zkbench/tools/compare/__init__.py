@@ -114,6 +114,9 @@ def _reference(text: str) -> str:
     return text
 
 
+HELP = "compare two runs; exit 1 on a regression"
+
+
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("base", type=Path, help="pytest-benchmark JSON or results directory")
     ap.add_argument("new", type=Path, help="pytest-benchmark JSON or results directory")
@@ -185,9 +188,3 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(to_markdown(result, all_rows=args.all), end="")
     return 1 if result.regressions else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from zkbench.cli import main as cli
-
-    return cli(["compare", *(sys.argv[1:] if argv is None else argv)])

@@ -6,6 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from zkbench.engine.experiment import run_experiment
+from zkbench.engine.options import run_config
+from zkbench.files import atomic_write_json
+from zkbench.results.store import validate
 from zkbench.units import human_bytes
 
 # (layer, tol, logrows, prover threads): smoke-profile layers whose chosen circuit is built at a larger
@@ -25,16 +29,13 @@ MEASURE_POINTS = (
 def measure(results_dir: Path, cache_dir: Path, points=MEASURE_POINTS, max_logrows: int | None = None) -> list[Path]:
     """Run each point through the engine (1 prove round) and write its result under
     results_dir/k<K>-t<threads>/, where load_points and fit read it."""
-    from zkbench.engine.config import RunConfig
-    from zkbench.engine.experiment import run_experiment
-    from zkbench.files import atomic_write_json
-    from zkbench.results.store import validate
-
     written = []
     for name, tol, k, threads in points:
         if max_logrows is not None and k > max_logrows:
             continue
-        cfg = RunConfig(profile="smoke", rounds=1, threads=threads, cache_dir=cache_dir, force_logrows=k)
+        cfg = run_config(
+            {"profile": "smoke", "rounds": "1", "threads": threads, "cache_dir": cache_dir}, force_logrows=k
+        )
         r = run_experiment(name, tol, cfg)
         where = f"{r['id']} at logrows {k}, {threads} thread(s)"
         if r["status"] != "ok" or r["circuit"]["logrows"] != k:

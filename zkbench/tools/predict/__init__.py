@@ -1,4 +1,5 @@
-"""`zkbench predict fit|check|measure|show`."""
+"""`zkbench predict fit|check|measure|show`: the memory/time predictor (zkbench.resources.predict)
+measured, fitted, checked and shown."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from zkbench.resources.predict.fitting import (
     load_points,
     render,
 )
-from zkbench.resources.predict.measure import measure
 from zkbench.resources.predict.model import DATA_PATH, predict
+from zkbench.tools.predict.measure import measure
+
+HELP = "the memory/time predictor: measure points, fit, check, show"
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -115,9 +118,3 @@ def run(args: argparse.Namespace) -> int:
         or max(worst["setup_peak_rss_bytes"], worst["prove_peak_rss_bytes"]) > RSS_TARGET * 100
     )
     return 1 if missed else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from zkbench.cli import main as cli
-
-    return cli(["predict", *(sys.argv[1:] if argv is None else argv)])
