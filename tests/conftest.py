@@ -89,14 +89,6 @@ def make_missed_result():
     return tolerance_missed
 
 
-def pytest_collection_modifyitems(items):
-    # Every test is one of two kinds: `integration` (marked where it runs a prover, xdist or a pytest
-    # subprocess) or `unit`, so `pytest -m unit` is the quick run.
-    for item in items:
-        if item.get_closest_marker("integration") is None:
-            item.add_marker(pytest.mark.unit)
-
-
 def ssh_loopback():
     """tests/ssh_loopback.py, loaded by path: tests/ is not on sys.path under --import-mode=importlib."""
     name = "zkbench_tests_ssh_loopback"

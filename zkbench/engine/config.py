@@ -66,7 +66,7 @@ class RunConfig:
     force_logrows: int | None = None
     backend: str = DEFAULT_BACKEND  # the prover (zkbench.backends)
     backend_python: str | None = None  # its interpreter, when not the one zkbench installs
-    # "suite": the suite's output-error metric and cheapest-circuit search (tolerance.py);
+    # "suite": the suite's output-error metric and cheapest-circuit search (zkbench.engine.search);
     # "ezkl": the tolerance goes into ezkl's own `tolerance` run arg and ezkl calibrates (ezkl <= 19)
     tolerance_mode: str = "suite"
 

@@ -48,11 +48,6 @@ from pathlib import Path
 from zkbench.results.store import BadInput
 from zkbench.tools.report.build import build_report
 
-# what tests import from here besides the tool's interface: tests/test_shards.py, tests/test_byo_models.py
-from zkbench.tools.report.tables import error_cell, unchecked_section
-
-__all__ = ["HELP", "add_arguments", "run", "build_report", "error_cell", "unchecked_section"]
-
 HELP = "markdown tables, CSV and plots from results directories"
 
 
