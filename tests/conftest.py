@@ -29,6 +29,20 @@ def study_size():
     return count
 
 
+@pytest.fixture
+def copy_model():
+    """copy_model(tmp_path, name="mlp"): a writable copy of one of tests/data/models/."""
+
+    def copy(tmp_path: Path, name: str = "mlp") -> Path:
+        import shutil
+
+        d = tmp_path / name
+        shutil.copytree(Path(__file__).parent / "data" / "models" / name, d)
+        return d
+
+    return copy
+
+
 STORED = Path(__file__).parent / "data" / "results_smoke" / "core_layers" / "ReLU_tol0.5.json"
 
 

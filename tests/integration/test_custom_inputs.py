@@ -2,7 +2,6 @@
 when the error does not fall with the scale."""
 
 import json
-import shutil
 from pathlib import Path
 
 from zkbench.layers.custom import CustomSpec
@@ -10,14 +9,8 @@ from zkbench.layers.custom import CustomSpec
 MODELS = Path(__file__).parents[1] / "data" / "models"
 
 
-def copy_model(tmp_path, name="mlp") -> Path:
-    d = tmp_path / name
-    shutil.copytree(MODELS / name, d)
-    return d
-
-
 # proves a real circuit
-def test_a_short_calibration_json_is_run_with_the_samples_it_has(tmp_path):
+def test_a_short_calibration_json_is_run_with_the_samples_it_has(tmp_path, copy_model):
     from zkbench.engine.config import RunConfig
     from zkbench.engine.experiment import run_experiment
 

@@ -2,7 +2,6 @@
 when the error does not fall with the scale."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -57,13 +56,7 @@ def test_variations_keep_each_values_sign_and_the_inputs_range():
     assert perturb_in_domain(sample, 3) == perturb_in_domain(sample, 3)  # seeded
 
 
-def copy_model(tmp_path, name="mlp") -> Path:
-    d = tmp_path / name
-    shutil.copytree(MODELS / name, d)
-    return d
-
-
-def test_prepare_uses_calibration_json_when_there_is_one(tmp_path):
+def test_prepare_uses_calibration_json_when_there_is_one(tmp_path, copy_model):
     d = copy_model(tmp_path)
     positive = [[float(i + j + 1) / 10 for j in range(10)] for i in range(6)]
     (d / "calibration.json").write_text(json.dumps({"input_data": [[v for s in positive for v in s]]}))
@@ -82,7 +75,7 @@ def test_prepare_uses_calibration_json_when_there_is_one(tmp_path):
     assert spec.fingerprint("custom") != before  # other calibration data: another workload
 
 
-def test_prepare_without_calibration_json_stays_in_the_samples_domain(tmp_path):
+def test_prepare_without_calibration_json_stays_in_the_samples_domain(tmp_path, copy_model):
     d = copy_model(tmp_path)
     positive = [abs(v) + 0.01 for v in json.loads((d / "input.json").read_text())["input_data"][0]]
     (d / "input.json").write_text(json.dumps({"input_data": [positive]}))
