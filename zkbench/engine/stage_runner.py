@@ -15,7 +15,7 @@ from zkbench.backends.venvs import BackendEnv
 from zkbench.engine.config import RunConfig
 from zkbench.engine.stage_worker import Clock, StageWorker
 from zkbench.engine.worker_status import write_status
-from zkbench.resources.gpu import GpuSampler
+from zkbench.resources.gpu_telemetry import GpuSampler
 
 
 class StageRunner:

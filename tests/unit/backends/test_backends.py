@@ -17,7 +17,7 @@ from zkbench.backends import BACKENDS, DEFAULT_BACKEND, definition, get_backend,
 from zkbench.backends.venvs import BackendEnv, BackendUnavailable, code_path, resolve
 from zkbench.engine.config import RunConfig
 from zkbench.engine.stage_worker import StageWorker
-from zkbench.resources.gpu import GpuSampler
+from zkbench.resources.gpu_telemetry import GpuSampler
 
 FAKE_NVML = Path(__file__).resolve().parents[2] / "data" / "fake_nvml" / "pynvml.py"
 GPU_ASSIGNMENT = {"mode": "gpu", "uuid": "GPU-fa4e1111-0000-0000-0000-000000000000", "reason": "worker gw1"}

@@ -21,7 +21,8 @@ import zkbench.resources.gpu as gpu_module
 from zkbench.engine.result_parts import gpu_record
 from zkbench.fixtures.controller import Controller
 from zkbench.resources.fingerprint import package_build
-from zkbench.resources.gpu import Gpu, GpuSampler, all_gpus, assign_gpu, auto_worker_count, visible_gpus
+from zkbench.resources.gpu import Gpu, all_gpus, assign_gpu, auto_worker_count, visible_gpus
+from zkbench.resources.gpu_telemetry import GpuSampler
 
 GiB = 1024**3
 UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-bbbb3333-0000", "GPU-cccc4444-0000"]
