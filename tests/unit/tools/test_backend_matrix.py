@@ -186,7 +186,7 @@ def test_tolerance_mode_is_shown(tmp_path):
     assert "| ezkl-gpu-16 16.1.0 (cuda:0) | ezkl |" in md and "| ezkl-23 23.0.5 (cpu) | suite |" in md
 
 
-def test_two_backends_do_not_collide_in_the_report(tmp_path):
+def test_two_backends_do_not_collide_in_the_report(tmp_path, study_size):
     results = add_backend(tmp_path / "results", DEFAULT_BACKEND)
     add_backend(results, GPU, 0.5)
     records, superseded = load_records([results])
@@ -195,8 +195,9 @@ def test_two_backends_do_not_collide_in_the_report(tmp_path):
     assert f"| {HOST} | Dense-tol0.5 |" in md and f"| {HOST} | Dense-tol0.5-{GPU} |" in md
     # each backend counted against the study on its own
     assert "| machine | profile | backend | group | expected | done | failed | skipped | missing |" in md
+    core = study_size("core_layers")
     for b in (DEFAULT_BACKEND, GPU):
-        assert f"| {HOST} | smoke | {b} | core_layers | 24 | 6 | 0 | 0 | 18 |" in md
+        assert f"| {HOST} | smoke | {b} | core_layers | {core} | 6 | 0 | 0 | {core - 6} |" in md
     # no scaling curve mixes backends
     curves = [c for c in scaling_curves(records) if c.drawable]
     assert {(c.family, c.backend) for c in curves} == {

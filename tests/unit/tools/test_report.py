@@ -78,11 +78,12 @@ def test_writes_markdown_csv_and_valid_pngs(report):
     assert sorted(linked) == sorted(PLOTS)
 
 
-def test_count_check_of_the_stored_subset(report):
+def test_count_check_of_the_stored_subset(report, study_size):
     md = report.read_text()
     # 6 core layer and 4 scaling results are stored (all ok); the registry expects 24 / 8 / 8.
     assert "| machine | profile | group | expected | done | failed | skipped | missing |" in md
-    assert f"| {HOST} | smoke | core_layers | 24 | 6 | 0 | 0 | 18 |" in md
+    core = study_size("core_layers")
+    assert f"| {HOST} | smoke | core_layers | {core} | 6 | 0 | 0 | {core - 6} |" in md
     assert f"| {HOST} | smoke | scaling_study | 8 | 4 | 0 | 0 | 4 |" in md
     assert f"| {HOST} | smoke | composite | 8 | 0 | 0 | 0 | 8 |" in md
 
@@ -124,13 +125,14 @@ def test_slope_is_the_log_log_gradient():
     assert curve.slope(lambda r: r["sizes"]["pk_bytes"]) == pytest.approx(expected)
 
 
-def test_merge_keeps_machines_apart(tmp_path):
+def test_merge_keeps_machines_apart(tmp_path, study_size):
     other = copy_results(tmp_path / "other", lambda doc: doc["environment"].update(hostname="box2"))
     path = build_report([RESULTS, other], tmp_path / "out")
     md = path.read_text()
     assert f"| {HOST} | {HOST} |" in md and "| box2 | box2 |" in md  # machines table
     assert f"| {HOST} | Dense-tol0.5 |" in md and "| box2 | Dense-tol0.5 |" in md  # one row per machine
-    assert "| box2 | smoke | core_layers | 24 | 6 | 0 | 0 | 18 |" in md
+    core = study_size("core_layers")
+    assert f"| box2 | smoke | core_layers | {core} | 6 | 0 | 0 | {core - 6} |" in md
     assert len(read_csv(path.parent / "results.csv")) == 20
     dense = [c for c in scaling_curves(load_records([RESULTS, other])[0]) if c.family == "Dense" and c.drawable]
     assert sorted(c.machine for c in dense) == sorted(["box2", HOST])
@@ -138,7 +140,7 @@ def test_merge_keeps_machines_apart(tmp_path):
         assert {r["environment"]["hostname"] for r in c.results} == {c.machine}
 
 
-def test_failed_result_is_counted_and_explained(tmp_path):
+def test_failed_result_is_counted_and_explained(tmp_path, study_size):
     def fail_relu(doc):
         if doc["id"] == "ReLU-tol0.5":
             doc.update(
@@ -148,7 +150,8 @@ def test_failed_result_is_counted_and_explained(tmp_path):
             )
 
     md = build_report([copy_results(tmp_path / "results", fail_relu)], tmp_path / "out").read_text()
-    assert f"| {HOST} | smoke | core_layers | 24 | 5 | 1 | 0 | 18 |" in md
+    core = study_size("core_layers")
+    assert f"| {HOST} | smoke | core_layers | {core} | 5 | 1 | 0 | {core - 6} |" in md
     assert f"| {HOST} | ReLU-tol0.5 | failed | prove/oom: killed by the memory limit |" in md
 
 
