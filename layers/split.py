@@ -17,20 +17,29 @@ LayerNorm (statistics over the whole tensor) and multi-layer models have no outp
 same op on part of the input: tiling() refuses them with a one-line reason (they split along the
 graph instead).
 
-Standard torch only, so that the engine's child can rebuild a tile from (module, input shape, n, k).
+A tile runs as an experiment of its own: PartSpec is the spec of part k of n ("Dense~part2of4"),
+which spec_named() rebuilds from its name (the engine's children receive names) and whose workload
+(zkbench.layers.workload) is the whole layer's, tiled.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import nn
 
 from zkbench.layers.modules import Square
+from zkbench.layers.registry import LayerSpec, Shape, get
 
 ELEMENTWISE = (nn.ReLU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.GELU, Square)
+SPLIT_VERSION = 1  # bump when a tile's meaning changes (its geometry, its weights): a part's workload key
+PART_NAME = re.compile(r"^(?P<parent>.+)~part(?P<k>\d+)of(?P<n>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -219,3 +228,92 @@ def reassemble(outputs: list[torch.Tensor], t: Tiling) -> torch.Tensor:
     for tile, y in zip(t.tiles, outputs, strict=True):
         whole[tuple(slice(lo, hi) for lo, hi in tile.out)] = y.reshape([hi - lo for lo, hi in tile.out])
     return whole
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """Part k (0-based) of a registry layer tiled into n parts, as a spec of its own (the Spec
+    protocol): the engine exports, searches, proves and verifies it as it does a whole layer. n is
+    a tiling's own part count (tiling(module, shape, n).parts == n), so the name rebuilds the part."""
+
+    parent: LayerSpec
+    n: int
+    k: int
+
+    def __post_init__(self):
+        if not 0 <= self.k < self.n:
+            raise ValueError(f"part {self.k + 1} of {self.n} does not exist")
+
+    @property
+    def name(self) -> str:
+        return f"{self.parent.name}~part{self.k + 1}of{self.n}"
+
+    @property
+    def group(self) -> str:
+        return self.parent.group
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.parent.tags
+
+    @property
+    def inputs(self) -> str:
+        return self.parent.inputs
+
+    @property
+    def workload_version(self) -> int:
+        return self.parent.workload_version
+
+    @property
+    def onnx_path(self) -> None:
+        return None
+
+    @property
+    def marker(self) -> str:
+        return self.parent.marker
+
+    @property
+    def classifier(self) -> bool:
+        return False  # a tile's outputs are part of the layer's, never class logits
+
+    @cached_property
+    def _tilings(self) -> dict[str, Tiling]:
+        return {}
+
+    def tiling(self, profile: str) -> Tiling:
+        if profile not in self._tilings:
+            shape = self.parent.shape(profile).input_shape
+            t = tiling(self.parent.module(profile), shape, self.n)
+            if t.parts != self.n:
+                raise ValueError(
+                    f"{self.parent.name} tiles into {t.parts} parts, not {self.n}, when asked for {self.n}"
+                )
+            self._tilings[profile] = t
+        return self._tilings[profile]
+
+    def tile(self, profile: str) -> Tile:
+        return self.tiling(profile).tiles[self.k]
+
+    def shape(self, profile: str) -> Shape:
+        return Shape(tuple(hi - lo for lo, hi in self.tile(profile).inp))
+
+    def result_profile(self, profile: str) -> str:
+        return profile
+
+    def fingerprint(self, profile: str) -> str:
+        doc = {"parent": self.parent.fingerprint(profile), "n": self.n, "k": self.k, "split_version": SPLIT_VERSION}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parts_of(spec: LayerSpec, profile: str, n: int) -> list[PartSpec]:
+    """The parts of `spec` tiled into at least n (the tiling's own count; ValueError when it has no split)."""
+    t = tiling(spec.module(profile), spec.shape(profile).input_shape, n)
+    return [PartSpec(spec, t.parts, k) for k in range(t.parts)]
+
+
+def spec_named(name: str) -> LayerSpec | PartSpec:
+    """A registry layer, or a part of one by its PartSpec name; KeyError for an unknown layer."""
+    m = PART_NAME.match(name)
+    if m is None:
+        return get(name)
+    return PartSpec(get(m["parent"]), int(m["n"]), int(m["k"]) - 1)

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from zkbench.files import atomic_write
 from zkbench.layers.registry import LayerSpec
+from zkbench.layers.split import PartSpec, tile_input, tile_module
 
 SEED = 1234
 TRAIN_EPOCHS = 30
@@ -117,9 +118,20 @@ def _accuracy(module: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def build_workload(
-    spec: LayerSpec, profile: str, model_cache: Path | None, n_calibration: int = 4, n_heldout: int = 4
+    spec: LayerSpec | PartSpec, profile: str, model_cache: Path | None, n_calibration: int = 4, n_heldout: int = 4
 ) -> Workload:
-    """The module with its weights and inputs. Deterministic for a given spec and profile."""
+    """The module with its weights and inputs. Deterministic for a given spec and profile; a part's
+    is its whole layer's, tiled (its slice of the weights, the part of each input it reads)."""
+    if isinstance(spec, PartSpec):
+        whole = build_workload(spec.parent, profile, model_cache, n_calibration, n_heldout)
+        t, tile = spec.tiling(profile), spec.tile(profile)
+        part = {"of": spec.parent.name, "part": spec.k + 1, "parts": spec.n, "how": t.how}
+        return Workload(
+            tile_module(whole.module, t, tile),
+            [tile_input(x, t, tile) for x in whole.calibration],
+            [tile_input(x, t, tile) for x in whole.heldout],
+            {**whole.meta, "part": part},
+        )
     shape = spec.shape(profile)
     torch.manual_seed(SEED)
     module = spec.module(profile)

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from zkbench.layers import SPECS, Shape
-from zkbench.layers.split import reassemble, tile_input, tile_module, tiling
+from zkbench.layers import SPECS, Shape, get
+from zkbench.layers.split import parts_of, reassemble, spec_named, tile_input, tile_module, tiling
+from zkbench.layers.workload import build_workload
 
 TILED = [s for s in SPECS if s.group != "composite" and s.name != "LayerNorm"]
 # shapes between smoke and paper, so rows and channels both split; cheap in torch
@@ -78,3 +79,31 @@ def test_layers_without_a_split_point_say_why_in_one_line():
         tiling(nn.ReLU(), (1, 8, 8), 0)
     with pytest.raises(ValueError, match="32 output features: at most that many parts"):
         tiling(nn.Linear(64, 32), (1, 64), 33)
+
+
+@pytest.mark.parametrize("name", ["Dense", "Conv2d_k3_s1", "MaxPool2d_k2", "BatchNorm2d", "Tanh", "DepthwiseConv2d"])
+def test_the_parts_workloads_put_together_are_the_layers_workload(name):
+    """Each part's workload (its module and inputs, as the engine's child builds it from the part's
+    name) computes its piece of the whole layer's float outputs on the whole layer's inputs."""
+    spec = get(name)
+    whole = build_workload(spec, "smoke", None, 2, 2)
+    parts = parts_of(spec, "smoke", 3)
+    assert [p.name for p in parts] == [f"{name}~part{k}of3" for k in (1, 2, 3)]
+    assert len({p.fingerprint("smoke") for p in parts} | {spec.fingerprint("smoke")}) == 4
+    built = [build_workload(spec_named(p.name), "smoke", None, 2, 2) for p in parts]
+    assert all(b.meta["part"]["of"] == name and b.meta["part"]["parts"] == 3 for b in built)
+    t = parts[0].tiling("smoke")
+    with torch.no_grad():
+        for i, x in enumerate(whole.heldout):
+            pieces = [b.module(b.heldout[i]) for b in built]
+            assert all(tuple(b.heldout[i].shape) == p.shape("smoke").input_shape for b, p in zip(built, parts, strict=True))
+            assert torch.allclose(reassemble(pieces, t), whole.module(x), atol=1e-6)
+
+
+def test_a_part_name_that_does_not_exist_is_refused():
+    with pytest.raises(ValueError, match="part 5 of 4 does not exist"):
+        spec_named("Dense~part5of4")
+    with pytest.raises(KeyError, match="unknown layer"):
+        spec_named("Nope~part1of2")
+    with pytest.raises(ValueError, match="tiles into 16 parts, not 11"):
+        spec_named("Tanh~part1of11").shape("smoke")  # 8 rows x 8 columns: 11 asks for a grid of 8 x 2

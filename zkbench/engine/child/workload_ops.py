@@ -26,12 +26,12 @@ def op_prepare(
     """Build the workload (training composite models if needed), write inputs and float outputs."""
     import torch
 
-    from zkbench.layers import get
+    from zkbench.layers.split import spec_named
     from zkbench.layers.workload import build_workload
 
     if os.environ.get("ZKBENCH_TORCH_THREADS"):
         torch.set_num_threads(int(os.environ["ZKBENCH_TORCH_THREADS"]))
-    wl = build_workload(get(spec), profile, Path(model_cache) if model_cache else None, n_calibration, n_heldout)
+    wl = build_workload(spec_named(spec), profile, Path(model_cache) if model_cache else None, n_calibration, n_heldout)
     _state["workload"] = wl
     out = Path(out_dir)
     samples = {"calibration": wl.calibration, "heldout": wl.heldout}
