@@ -48,7 +48,7 @@ def pytest_sessionfinish(session):
     record = {{"role": role, "mode": gpu.mode, "uuid": gpu.gpu.uuid if gpu.gpu else None,
                "reason": gpu.reason, **cuda_env()}}
     if role != "controller":   # what an experiment of this process would record as gpu.uuid
-        from zkbench.fixtures.options import run_config
+        from zkbench.fixtures.run_configs import run_config
         record["run_config_uuid"] = run_config(config).gpu["uuid"]
     (OUT / f"{{role}}.json").write_text(json.dumps(record))
 
