@@ -1,11 +1,15 @@
-"""A part of a tiled layer (zkbench.layers.split.PartSpec) through the real engine: exported,
-searched, proved, verified and soundness-checked as an experiment of its own, at its own, smaller
-circuit; its result says which part of which layer it is."""
+"""Split proofs through the real engine: a part of a tiled layer (zkbench.layers.split.PartSpec)
+proved as an experiment of its own, and --split N: the parts linked (their proofs' public inputs are
+the layer's input), reassembled and judged as the whole layer."""
 
+from zkbench.engine import split_step
 from zkbench.engine.config import RunConfig
 from zkbench.engine.experiment import run_experiment
+from zkbench.engine.options import run_config
 from zkbench.layers import get
 from zkbench.layers.split import parts_of
+from zkbench.results.fields import circuit_fields
+from zkbench.results.store import validate
 
 
 def test_a_part_of_a_convolution_is_proved_as_an_experiment_of_its_own(tmp_path):
@@ -18,3 +22,41 @@ def test_a_part_of_a_convolution_is_proved_as_an_experiment_of_its_own(tmp_path)
     assert r["workload"]["part"] == {"of": "Conv2d_k3_s1", "part": 2, "parts": 2, "how": "output channels"}
     assert r["circuit"]["num_rows"] < whole["circuit"]["num_rows"]
     assert r["sizes"]["pk_bytes"] < whole["sizes"]["pk_bytes"]
+
+
+def test_a_split_convolution_is_proved_linked_and_meets_its_tolerance_on_the_reassembled_output(tmp_path):
+    cfg = run_config({"rounds": "2", "cache_dir": str(tmp_path / "cache"), "split": "2"})
+    r = run_experiment("Conv2d_k3_s1", 2.0, cfg)
+    validate(r)
+    assert r["status"] == "ok" and r["verified"] and r["soundness_checked"], r.get("failure")
+    split = r["split"]
+    assert split["parts"] == 2 and split["how"] == "output channels" and split["linked"]["ok"]
+    assert all(p["verified"] and p["soundness_checked"] for p in split["per_part"])
+    assert r["accuracy"]["reassembled"] and r["accuracy"]["tolerance_met"]
+    assert r["accuracy"]["float_values"] == 4 * 6 * 6  # per sample: the whole output, not a part's
+    # totals: a stage's time the parts' summed per round, its peak the largest part's
+    assert len(r["stages"]["prove"]["seconds"]) == 2
+    assert r["stages"]["prove"]["peak_rss_bytes"] == max(p["prove_peak_rss_bytes"] for p in split["per_part"])
+    assert r["sizes"]["proof_bytes"] == sum(p["proof_bytes"] for p in split["per_part"])
+    assert r["circuit"]["parts"] == 2 and r["circuit"]["logrows"] == max(p["logrows"] for p in split["per_part"])
+    # --circuit-only sees the split as part of the circuit
+    assert circuit_fields(r)["split"]["per_part"][1]["name"] == "Conv2d_k3_s1~part2of2"
+
+
+def test_a_part_proved_on_another_slice_of_the_input_fails_the_link(tmp_path, monkeypatch):
+    """The check reads each verified proof's public inputs: a part given the wrong slice (here: the
+    slicing moved by one row for the check) is an unlinked split, a failed experiment."""
+    real = split_step.tile_input
+    monkeypatch.setattr(split_step, "tile_input", lambda x, t, tile: real(x.roll(1, dims=1), t, tile))
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache"), "split": "2"})
+    r = run_experiment("ReLU", 2.0, cfg)
+    assert r["status"] == "failed" and r["failure"]["stage"] == "link", r.get("failure")
+    assert "not its slice of the input" in r["failure"]["cause"] and not r["split"]["linked"]["ok"]
+
+
+def test_a_layer_without_a_split_point_fails_with_the_reason(tmp_path):
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache"), "split": "2"})
+    r = run_experiment("LayerNorm", 2.0, cfg)
+    validate(r)
+    assert r["status"] == "failed" and r["failure"]["stage"] == "split"
+    assert "statistics span the whole tensor" in r["failure"]["cause"]

@@ -29,6 +29,18 @@ def parse_rounds(value) -> int | str:
     return n
 
 
+def parse_split(value) -> str | int:
+    """A split setting: "never", or a whole number of parts >= 1 (1 is never)."""
+    text = str(value).strip().lower()
+    if text == "never":
+        return "never"
+    if text == "auto":
+        raise ValueError("--split auto (the memory budget's choice) is not built yet: give never or a number of parts")
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"--split must be never or a whole number of parts >= 1, got {value!r}")
+    return "never" if int(text) == 1 else int(text)
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("ZKBENCH_CACHE", Path.home() / ".cache" / "zkml-bench"))
 
@@ -69,6 +81,11 @@ class RunConfig:
     # "suite": the suite's output-error metric and cheapest-circuit search (zkbench.engine.search);
     # "ezkl": the tolerance goes into ezkl's own `tolerance` run arg and ezkl calibrates (ezkl <= 19)
     tolerance_mode: str = "suite"
+    # a split's part (zkbench.engine.split_step) leaves its proof, witnesses and settings here, in
+    # <dir>/<part name>/, for the split's linking check and the reassembled outputs; None: nothing kept
+    artifacts_dir: Path | None = None
+    # "never": one circuit; N > 1: proved as N tiles of the layer (zkbench.engine.split_step)
+    split: str | int = "never"
 
     def __post_init__(self):
         self.cache_dir = Path(self.cache_dir).expanduser()
@@ -83,6 +100,7 @@ class RunConfig:
             )
         if self.search_scan not in grid.SCANS:
             raise ValueError(f"unknown search scan {self.search_scan!r}: use one of {', '.join(grid.SCANS)}")
+        self.split = parse_split(self.split)
         self.rounds = parse_rounds(self.rounds)
         if not self.round_budget_s > 0:
             raise ValueError(f"round budget must be > 0 seconds, got {self.round_budget_s:g}")
@@ -118,6 +136,8 @@ def run_identity(spec, config: RunConfig) -> dict:
         "device": env.device(config.gpu),
         "tolerance_mode": config.tolerance_mode,
         "force_logrows": config.force_logrows,
+        # only a forced split is part of the identity: results from before the option stay resumable
+        **({"split": config.split} if config.split != "never" else {}),
         "workload_version": spec.workload_version,
         "workload_fingerprint": spec.fingerprint(profile),
         # the CNNs train on CIFAR-10 instead of the bundled digits when this points at a copy

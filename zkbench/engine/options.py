@@ -86,6 +86,16 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         fronts=frozenset({PYTEST, RUN}),
         choices=TOLERANCE_MODES,
     ),
+    RunOption(
+        "split",
+        "--split",
+        "never (default): each experiment one circuit | N: proved as N parts, tiles of the layer's output, "
+        "each its own circuit and proof, linked and reassembled (registry layers that tile: not LayerNorm "
+        "nor the CNNs)",
+        "never",
+        fronts=frozenset({PYTEST, RUN}),
+        metavar="never|N",
+    ),
     # pytest's only: what a suite run collects, where and how its workers run
     RunOption(
         "models_dir",
@@ -257,5 +267,6 @@ def run_config(values: Mapping[str, Any], defaults: Mapping[str, str] | None = N
         "tolerance_mode": get("tolerance_mode"),
         "backend": backend_of_run[0],
         "backend_python": backend_of_run[1],
+        "split": get("split"),
     }
     return RunConfig(**{**options, **fixed})

@@ -68,5 +68,24 @@ def circuit_fields(result: dict) -> dict | None:
     if isinstance(fields.get("constraints"), dict):  # results from before the sets were sorted
         c = fields["constraints"]
         fields["constraints"] = {**c, **{k: canonical_set(c.get(k)) for k in ("range_checks", "lookups")}}
-    fields["split"] = result.get("split")
+    fields["split"] = split_shape(result.get("split"))
     return fields
+
+
+# what of a split is its circuit: the tiling and each part's circuit and sizes, not its times or peaks
+PART_SHAPE = ("name", "logrows", "num_rows", "input_scale", "pk_bytes", "proof_bytes")
+
+
+def split_shape(split: dict | None) -> dict | None:
+    """A split's circuit, field by field as --circuit-only compares it (None: a single circuit)."""
+    if not split:
+        return None
+    parts = [{k: p.get(k) for k in PART_SHAPE} for p in split.get("per_part", [])]
+    return {"parts": split.get("parts"), "how": split.get("how"), "per_part": parts}
+
+
+def logrows_cell(result: dict) -> str:
+    """A result's logrows as tables show it: a split's as its largest part's times the parts ("12 x2")."""
+    logrows = result["circuit"]["logrows"]
+    parts = (result.get("split") or {}).get("parts")
+    return f"{logrows} x{parts}" if parts else str(logrows)

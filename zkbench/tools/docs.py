@@ -138,10 +138,33 @@ def predict_accuracy(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_options(root: Path) -> str:
+    """The run options as zkbench/engine/options.py declares them (the one table pytest, zkbench run
+    and zkbench plan take them from): flag, ini key, default, which front ends, help."""
+    from zkbench.engine.options import PLAN, PYTEST, RUN, RUN_OPTIONS
+
+    fronts = {PYTEST: "pytest", RUN: "run", PLAN: "plan"}
+    lines = [
+        "From `zkbench/engine/options.py` (`RUN_OPTIONS`); regenerate with `zkbench docs`.",
+        "",
+        "| option | ini key | default | taken by | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for o in RUN_OPTIONS:
+        value = "|".join(o.choices) if o.choices else o.metavar or o.name.upper()
+        flag = (o.flag if o.flag_only else f"{o.flag} {value}").replace("|", "\\|")
+        by = ", ".join(name for front, name in fronts.items() if front in o.fronts)
+        ini = f"`zkbench_{o.name}`" if o.ini and not o.flag_only else ""
+        text = o.help.replace("|", "\\|") + (" (repeatable)" if o.repeatable and "repeatable" not in o.help else "")
+        lines.append(f"| `{flag}` | {ini} | {o.default or ''} | {by} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "smoke-baseline": smoke_baseline,
     "study-size": study_size,
     "predict-accuracy": predict_accuracy,
+    "run-options": run_options,
 }
 
 

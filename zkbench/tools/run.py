@@ -18,7 +18,7 @@ from zkbench.backends.venvs import BackendUnavailable, ensure
 from zkbench.engine import options
 from zkbench.engine.experiment import run_experiment
 from zkbench.layers import SPECS, experiment_id, get
-from zkbench.results.fields import outcome, unchecked_reason
+from zkbench.results.fields import logrows_cell, outcome, unchecked_reason
 from zkbench.results.store import write_result
 
 HELP = "run experiments and write their results"
@@ -64,9 +64,7 @@ def run_detail(r: dict, tol: float, state: str) -> str:
         return f"{r['failure']['stage']}: {r['failure']['cause']}"
     if r["status"] != "ok":
         return r["skip_reason"]
-    head = (
-        f"logrows {r['circuit']['logrows']}, prove {statistics.median(r['stages']['prove']['seconds']):.2f}s (median)"
-    )
+    head = f"logrows {logrows_cell(r)}, prove {statistics.median(r['stages']['prove']['seconds']):.2f}s (median)"
     unchecked = unchecked_reason(r)
     if unchecked:
         return f"{head}, accuracy unchecked: {unchecked}"

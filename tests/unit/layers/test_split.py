@@ -96,7 +96,9 @@ def test_the_parts_workloads_put_together_are_the_layers_workload(name):
     with torch.no_grad():
         for i, x in enumerate(whole.heldout):
             pieces = [b.module(b.heldout[i]) for b in built]
-            assert all(tuple(b.heldout[i].shape) == p.shape("smoke").input_shape for b, p in zip(built, parts, strict=True))
+            assert all(
+                tuple(b.heldout[i].shape) == p.shape("smoke").input_shape for b, p in zip(built, parts, strict=True)
+            )
             assert torch.allclose(reassemble(pieces, t), whole.module(x), atol=1e-6)
 
 

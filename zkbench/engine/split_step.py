@@ -1,0 +1,226 @@
+"""Parent side: an experiment proved as N parts (`--split N`). The layer is tiled
+(zkbench.layers.split: each part the same op with its slice of the layer's weights, on the part of
+the input its outputs depend on); every part runs as an experiment of its own (export, search,
+keys, witness, prove, verify, soundness), and the split's result puts them together:
+
+- linked: each part's proof proves its outputs for the input it was given, so the parts prove the
+  layer only if every proof's public inputs are its slice of the layer's input. The check reads
+  them from each verified proof (the instances the verifier checked), dequantized, against the
+  whole input's slice; a part proved on any other input fails the experiment (stage `link`);
+- accuracy: the suite's metric on the reassembled output against the whole layer's float outputs,
+  on every held-out input (the proved sample's outputs taken from the proofs themselves);
+- stages: a stage's time is the parts' times summed (they run one after another), its peak the
+  largest part's; sizes summed; `circuit` is the largest part's, with `parts`; `split` lists every
+  part (circuit, sizes, peaks, times, verdicts).
+
+The parts reuse the engine unchanged; `run_part` is zkbench.engine.experiment.run_experiment,
+passed in so that this module does not import it back.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from zkbench.backends import get_backend
+from zkbench.engine.config import RunConfig
+from zkbench.engine.result_parts import base_result
+from zkbench.engine.search.metric import accuracy
+from zkbench.layers import LayerSpec
+from zkbench.layers.split import PartSpec, Tiling, parts_of, reassemble, tile_input
+
+SUMMED_SIZES = ("onnx_bytes", "compiled_bytes", "pk_bytes", "vk_bytes", "proof_bytes")
+
+
+def wanted(config: RunConfig, spec) -> bool:
+    """Split this experiment: --split N with N > 1, for a registry layer (a part is never split again here)."""
+    return isinstance(config.split, int) and config.split > 1 and isinstance(spec, LayerSpec)
+
+
+def run_split(
+    spec: LayerSpec,
+    tol: float,
+    config: RunConfig,
+    run_part: Callable[..., dict],
+    whole_workload: Callable[[], dict],
+) -> dict:
+    """The split experiment's result document. `whole_workload()`: the whole layer's workload entry
+    (its inputs and float outputs), as the engine's workload step caches it."""
+    result = base_result(spec, tol, config)
+    try:
+        parts = parts_of(spec, config.profile, int(config.split))
+    except ValueError as e:
+        return failed(result, "split", "no_split", f"{spec.name} cannot be split into {config.split} parts: {e}")
+    t = parts[0].tiling(config.profile)
+    with tempfile.TemporaryDirectory(prefix=f"zkbench-split-{result['id']}-") as keep:
+        part_cfg = replace(config, split="never", artifacts_dir=Path(keep))
+        results = [run_part(p.name, tol, part_cfg, spec=p) for p in parts]
+        combined = combine(result, parts, results)
+        if combined["status"] != "ok":
+            return combined
+        whole = whole_workload()
+        return check_and_measure(combined, t, parts, Path(keep), Path(whole["dir"]), config, tol)
+
+
+def failed(result: dict, stage: str, kind: str, cause: str) -> dict:
+    result.update(status="failed", failure={"stage": stage, "kind": kind, "cause": cause})
+    return result
+
+
+def combine(result: dict, parts: list[PartSpec], results: list[dict]) -> dict:
+    """The parts' records as one: status, stages, sizes, circuit, soundness and the split block."""
+    result["split"] = {
+        "parts": len(parts),
+        "how": parts[0].tiling(result["profile"]).how,
+        "per_part": [part_record(p, r) for p, r in zip(parts, results, strict=True)],
+    }
+    for p, r in zip(parts, results, strict=True):
+        if r["status"] != "ok":
+            what = f"part {p.k + 1} of {p.n} ({p.name})"
+            if r["status"] == "skipped":
+                result.update(status="skipped", skip_reason=f"{what}: {r['skip_reason']}")
+                return result
+            f = r["failure"]
+            return failed(result, f["stage"], f["kind"], f"{what}: {f['cause']}")
+    result["stages"] = {s: summed_stage([r["stages"][s] for r in results]) for s in results[0]["stages"]}
+    result["sizes"] = {k: sum(r["sizes"].get(k, 0) for r in results) for k in SUMMED_SIZES if k in results[0]["sizes"]}
+    largest = max(results, key=lambda r: (r["circuit"]["logrows"], r["circuit"]["num_rows"]))
+    result["circuit"] = {**largest["circuit"], "parts": len(parts)}
+    result["srs"] = {**largest["srs"], "parts_logrows": sorted({r["srs"]["logrows"] for r in results})}
+    # every part searched on its own: the grid is theirs, no one candidate is the split's choice
+    result["search"] = {
+        "grid": results[0]["search"]["grid"],
+        "chosen": None,
+        "candidates": [],
+        "parts": [r["search"]["candidates"][r["search"]["chosen"]] for r in results],
+    }
+    result["verified"] = all(r["verified"] for r in results)
+    result["soundness"] = {
+        f"{check} (part {p.k + 1})": v
+        for p, r in zip(parts, results, strict=True)
+        for check, v in r["soundness"].items()
+    }
+    result["soundness_checked"] = all(r["soundness_checked"] for r in results)
+    result["workload"] = {k: v for k, v in results[0]["workload"].items() if k != "part"}
+    result["status"] = "ok"
+    return result
+
+
+def part_record(p: PartSpec, r: dict) -> dict:
+    """What the split block says of one part."""
+    rec = {"name": p.name, "status": r["status"]}
+    if r["status"] != "ok":
+        return {**rec, "reason": (r.get("failure") or {}).get("cause") or r.get("skip_reason")}
+    stages = r["stages"]
+    return {
+        **rec,
+        "logrows": r["circuit"]["logrows"],
+        "num_rows": r["circuit"]["num_rows"],
+        "input_scale": r["circuit"]["input_scale"],
+        "pk_bytes": r["sizes"]["pk_bytes"],
+        "proof_bytes": r["sizes"]["proof_bytes"],
+        "setup_peak_rss_bytes": stages["setup"]["peak_rss_bytes"],
+        "prove_peak_rss_bytes": stages["prove"]["peak_rss_bytes"],
+        "setup_s": statistics.median(stages["setup"]["seconds"]),
+        "prove_s": statistics.median(stages["prove"]["seconds"]),
+        "verified": r["verified"],
+        "soundness_checked": r["soundness_checked"],
+        "tol_metric": r["accuracy"]["tol_metric"],
+        "prediction": r.get("prediction"),
+    }
+
+
+def summed_stage(records: list[dict]) -> dict:
+    """One stage of N parts run one after another: per round the parts' times summed, the peak the
+    largest part's (each part's stage ran in a child of its own), cached only if every part's was."""
+    rounds = min(len(r["seconds"]) for r in records)
+    peak = max(records, key=lambda r: r["peak_rss_bytes"])
+    out = {
+        "seconds": [sum(r["seconds"][i] for r in records) for i in range(rounds)],
+        "peak_rss_bytes": peak["peak_rss_bytes"],
+        "cached": all(r["cached"] for r in records),
+        "parts": len(records),
+    }
+    if all("cpu_seconds" in r for r in records):
+        out["cpu_seconds"] = [sum(r["cpu_seconds"][i] for r in records) for i in range(rounds)]
+    for k in ("base_rss_bytes", "growth_rss_bytes", "rss_method"):
+        if k in peak:
+            out[k] = peak[k]
+    return out
+
+
+def check_and_measure(
+    result: dict, t: Tiling, parts: list[PartSpec], keep: Path, whole_dir: Path, config: RunConfig, tol: float
+) -> dict:
+    """The linking check on the proved sample, then the accuracy of the reassembled outputs."""
+    ref_doc = json.loads((whole_dir / "reference.json").read_text())
+    n_samples = len(ref_doc["heldout"])
+    whole_inputs = [
+        torch.tensor(json.loads((whole_dir / f"heldout_{i}.json").read_text())["input_data"][0]).reshape(t.input_shape)
+        for i in range(n_samples)
+    ]
+    backend = get_backend(config.backend)
+    proved, bad = {}, []
+    for p in parts:
+        expected = tile_input(whole_inputs[0], t, p.tile(config.profile)).flatten()
+        proof = json.loads((keep / p.name / "proof.json").read_text())
+        settings = json.loads((keep / p.name / "settings.json").read_text())
+        inputs, proved[p.name] = proof_io(proof, settings, expected.numel(), backend)
+        if inputs.numel() != expected.numel() or bool(
+            (inputs - expected).abs().max() > 0.5 / 2 ** input_scale(settings)
+        ):
+            bad.append(f"part {p.k + 1} of {p.n} ({p.name}): its proof's public inputs are not its slice of the input")
+    result["split"]["linked"] = {
+        "checked": "every part proof's public inputs against its slice of the input",
+        "ok": not bad,
+    }
+    if bad:
+        return failed(result, "link", "not_linked", "; ".join(bad))
+    outputs = []
+    for i in range(n_samples):
+        pieces = []
+        for p in parts:
+            if i == 0:  # the proved sample: the outputs the verified proof carries
+                pieces.append(proved[p.name])
+            else:
+                pieces.append(
+                    torch.tensor([v for o in backend.read_outputs(str(keep / p.name / f"witness_{i}.json")) for v in o])
+                )
+        outputs.append(reassemble(pieces, t).flatten().tolist())
+    pairs = list(zip(outputs, ref_doc["heldout"], strict=True))
+    acc = {"checked": True, "reference": "torch", **accuracy(pairs, None), "tol": tol, "reassembled": True}
+    acc["suite_tolerance_met"] = acc["tolerance_met"] = acc["tol_metric"] <= tol
+    acc["tolerance_mode"] = config.tolerance_mode
+    acc["tol_metric_parts_max"] = max(r["tol_metric"] for r in result["split"]["per_part"])
+    result["accuracy"] = acc
+    if not acc["tolerance_met"]:
+        return failed(
+            result,
+            "accuracy",
+            "tolerance_not_met",
+            f"the reassembled outputs are off by {acc['tol_metric']:.3g}% of the float outputs, above tol {tol:g}%",
+        )
+    return result
+
+
+def input_scale(settings: dict) -> int:
+    return settings["model_input_scales"][0]
+
+
+def proof_io(proof: dict, settings: dict, n_inputs: int, backend) -> tuple[torch.Tensor, torch.Tensor]:
+    """A proof's public values (one instance column: the inputs, then the outputs) as floats,
+    dequantized at the circuit's input and output scales."""
+    m = backend.field_modulus
+    values = [v - m if v > m // 2 else v for column in backend.public_values(proof) for v in column]
+    ins, outs = values[:n_inputs], values[n_inputs:]
+    out_scale = settings["model_output_scales"][0]
+    return (
+        torch.tensor([v / 2 ** input_scale(settings) for v in ins], dtype=torch.float64),
+        torch.tensor([v / 2**out_scale for v in outs], dtype=torch.float64),
+    )
