@@ -2,6 +2,10 @@
 shadow (nor are shadowed by) another distribution's top-level package."""
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +53,25 @@ def test_the_suite_imports_its_own_code_as_zkbench_only():
     # `import fixtures` / `import layers` would find PyPI's packages of that name, or nothing
     offenders = [p.relative_to(ROOT).as_posix() for p in python_files() if imports_of(p) & {"fixtures", "layers"}]
     assert offenders == []
+
+
+def test_the_import_contract_holds_and_catches_an_upward_import(tmp_path):
+    """scripts/lint-imports (CI's check of the layering and of circles) passes on this tree and fails,
+    naming the import, on a copy where the lowest layer imports the engine."""
+    bin_dir = str(Path(sys.executable).parent)  # this environment's console scripts, activated or not
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    if shutil.which("lint-imports", path=env["PATH"]) is None:
+        pytest.skip("import-linter is not installed: pip install -e '.[dev]'")
+    for name in ("zkbench", "layers", "fixtures", "scripts"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+
+    def lint() -> subprocess.CompletedProcess:
+        return subprocess.run([str(tmp_path / "scripts" / "lint-imports")], capture_output=True, text=True, env=env)
+
+    ok = lint()
+    assert ok.returncode == 0 and "Contracts: 2 kept, 0 broken." in ok.stdout, ok.stdout + ok.stderr
+    units = tmp_path / "zkbench" / "units.py"
+    units.write_text(units.read_text() + "\nimport zkbench.engine.options  # noqa: E402\n")
+    broken = lint()
+    assert broken.returncode == 1 and "zkbench.units -> zkbench.engine.options" in broken.stdout, broken.stdout
