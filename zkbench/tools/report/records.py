@@ -30,6 +30,7 @@ CSV_COLUMNS = (
     "status",
     "verified",
     "logrows",
+    "split_parts",
     "num_rows",
     "input_scale",
     "param_scale",
@@ -148,6 +149,7 @@ def flatten(rec: Record) -> dict:
         "profile": r["profile"],
         **result_metrics(r),
         "peak_rss_bytes": peak_rss(r),
+        "split_parts": (r.get("split") or {}).get("parts"),  # a split: logrows is its largest part's
         **{k: acc.get(k) for k in ("max_abs_error", "mean_abs_error", "mean_abs_percent_error", "top1_agreement")},
         # absent before accuracy.checked existed: a result with accuracy was checked
         "accuracy_checked": acc.get("checked", True) if acc else None,

@@ -70,7 +70,7 @@ def experiments_section(rows: list[dict]) -> list[str]:
                 else r["status"]
                 if r["status"] == "ok"
                 else f"**{r['status']}**",
-                r["logrows"] or "",
+                f"{r['logrows']} x{r['split_parts']}" if r["split_parts"] else r["logrows"] or "",
                 r["num_rows"] or "",
                 *(time_cell(r, s) for s in STAGES),
                 bytes_cell(r["peak_rss_bytes"]),
