@@ -38,6 +38,13 @@ class RunOption:
     ini: bool = True  # an ini setting too (pytest)
     flag_only: bool = False  # a switch (store_true): no value, no ini
 
+    def argument(self) -> dict:
+        """How argparse (and pytest's addoption, which takes the same) parses it: dest and action."""
+        if self.flag_only:
+            return {"dest": self.name, "action": "store_true"}
+        action = "append" if self.repeatable else "store"
+        return {"dest": self.name, "action": action, "choices": self.choices, "metavar": self.metavar}
+
 
 RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("profile", "--profile", f"size profile: {' | '.join(PROFILES)}", "smoke", choices=PROFILES),
@@ -196,17 +203,7 @@ def add_arguments(ap: argparse.ArgumentParser, front: str, helps: Mapping[str, s
     for o in options_of(front):
         text = (helps or {}).get(o.name, o.help)
         default = f" (default {o.default})" if o.default and "default" not in text else ""
-        if o.flag_only:
-            ap.add_argument(o.flag, dest=o.name, action="store_true", help=text)
-            continue
-        ap.add_argument(
-            o.flag,
-            dest=o.name,
-            action="append" if o.repeatable else "store",
-            choices=o.choices,
-            metavar=o.metavar,
-            help=text + default,
-        )
+        ap.add_argument(o.flag, **o.argument(), help=text if o.flag_only else text + default)
 
 
 def value(values: Mapping[str, Any], name: str, defaults: Mapping[str, str] | None = None) -> Any:
