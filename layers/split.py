@@ -168,6 +168,27 @@ def tiling(module: nn.Module, input_shape: tuple[int, ...], n: int) -> Tiling:
     return Tiling(how, kind, shape, out_shape, pad, tuple(tiles))
 
 
+def tile_ops(module: nn.Module, t: Tiling, tile: Tile) -> int:
+    """A tile's size as its circuit grows with it: the multiply-accumulates (or element ops) of its
+    outputs plus the inputs it reads (each a public value, range-checked and looked up). --split auto
+    scales a probed part's rows by this (zkbench.engine.split_choice)."""
+    outputs = math.prod(hi - lo for lo, hi in tile.out)
+    inputs = math.prod(hi - lo for lo, hi in tile.inp)
+    per_output = 1
+    if isinstance(module, nn.Linear):
+        per_output = module.in_features
+    elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+        per_output = math.prod(_pair(module.kernel_size))
+    elif isinstance(module, nn.Conv2d):  # depthwise: one input channel per output
+        per_output = (1 if t.kind == "depthwise" else module.in_channels) * math.prod(_pair(module.kernel_size))
+    return outputs * per_output + inputs
+
+
+def largest_tile(module: nn.Module, t: Tiling) -> Tile:
+    """The tile whose circuit is the largest (tiles are as equal as the axes allow)."""
+    return max(t.tiles, key=lambda tile: (tile_ops(module, t, tile), -tile.index))
+
+
 def tile_input(x: torch.Tensor, t: Tiling, tile: Tile) -> torch.Tensor:
     """The part of the whole input `tile` reads (of the zero-padded input, when the tiling pads)."""
     if t.pad:

@@ -60,3 +60,33 @@ def test_a_layer_without_a_split_point_fails_with_the_reason(tmp_path):
     validate(r)
     assert r["status"] == "failed" and r["failure"]["stage"] == "split"
     assert "statistics span the whole tensor" in r["failure"]["cause"]
+
+
+def test_split_auto_splits_only_when_the_budget_demands_it(tmp_path):
+    """Conv2d_k3_s1 (smoke) as one circuit is predicted ~240 MiB at logrows 13: under 200 MiB auto
+    proves it as the fewest parts predicted to fit (2, logrows 12), linked and reassembled, and the
+    measured peak of its largest part is within the budget; with room, it is the same one circuit
+    --split never proves, and the result says why."""
+    cache = str(tmp_path / "cache")
+    budget = 200 * 2**20
+    r = run_experiment("Conv2d_k3_s1", 2.0, run_config({"rounds": "1", "cache_dir": cache}, max_memory_bytes=budget))
+    validate(r)
+    assert r["status"] == "ok" and r["split"]["parts"] == 2 and r["split"]["linked"]["ok"], r.get("failure")
+    choice = r["split_choice"]
+    assert choice["parts"] == 2 and choice["budget_bytes"] == budget and choice["budget_from"] == "--max-memory"
+    assert [(x["parts"], x["fits"]) for x in choice["ladder"]] == [(1, False), (2, True)]
+    assert choice["ladder"][0]["predicted_peak_rss_bytes"] > budget >= choice["ladder"][1]["predicted_peak_rss_bytes"]
+    assert r["stages"]["prove"]["peak_rss_bytes"] <= budget and r["accuracy"]["tolerance_met"]
+    single = run_experiment("Conv2d_k3_s1", 2.0, run_config({"rounds": "1", "cache_dir": cache}))
+    never = run_experiment("Conv2d_k3_s1", 2.0, run_config({"rounds": "1", "cache_dir": cache, "split": "never"}))
+    assert "split" not in single and single["split_choice"]["parts"] == 1
+    assert circuit_fields(single) == circuit_fields(never)
+
+
+def test_split_auto_below_the_smallest_part_skips_with_the_reason(tmp_path):
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache")}, max_memory_bytes=10 * 2**20)
+    r = run_experiment("Dense", 2.0, cfg)
+    validate(r)
+    assert r["status"] == "skipped" and r["skip_reason"].startswith("--split auto: even 32 parts")
+    assert "10.0 MiB budget" in r["skip_reason"] and "\n" not in r["skip_reason"]
+    assert "setup" not in r["stages"] and r["split_choice"]["parts"] is None

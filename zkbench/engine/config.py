@@ -30,14 +30,13 @@ def parse_rounds(value) -> int | str:
 
 
 def parse_split(value) -> str | int:
-    """A split setting: "never", or a whole number of parts >= 1 (1 is never)."""
+    """A split setting: "auto" (as many parts as the memory budget demands, zkbench.engine.split_choice),
+    "never", or a whole number of parts >= 1 (1 is never)."""
     text = str(value).strip().lower()
-    if text == "never":
-        return "never"
-    if text == "auto":
-        raise ValueError("--split auto (the memory budget's choice) is not built yet: give never or a number of parts")
+    if text in ("never", "auto"):
+        return text
     if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"--split must be never or a whole number of parts >= 1, got {value!r}")
+        raise ValueError(f"--split must be auto, never or a whole number of parts >= 1, got {value!r}")
     return "never" if int(text) == 1 else int(text)
 
 
@@ -84,8 +83,9 @@ class RunConfig:
     # a split's part (zkbench.engine.split_step) leaves its proof, witnesses and settings here, in
     # <dir>/<part name>/, for the split's linking check and the reassembled outputs; None: nothing kept
     artifacts_dir: Path | None = None
-    # "never": one circuit; N > 1: proved as N tiles of the layer (zkbench.engine.split_step)
-    split: str | int = "never"
+    # "auto": split only when the memory budget demands it; "never": one circuit; N > 1: proved as N
+    # tiles of the layer (zkbench.engine.split_step)
+    split: str | int = "auto"
 
     def __post_init__(self):
         self.cache_dir = Path(self.cache_dir).expanduser()
@@ -136,8 +136,9 @@ def run_identity(spec, config: RunConfig) -> dict:
         "device": env.device(config.gpu),
         "tolerance_mode": config.tolerance_mode,
         "force_logrows": config.force_logrows,
-        # only a forced split is part of the identity: results from before the option stay resumable
-        **({"split": config.split} if config.split != "never" else {}),
+        # only a forced split is part of the identity (auto's choice is in the result, and one circuit
+        # is the same measurement under auto as under never): results from before the option resume
+        **({"split": config.split} if isinstance(config.split, int) else {}),
         "workload_version": spec.workload_version,
         "workload_fingerprint": spec.fingerprint(profile),
         # the CNNs train on CIFAR-10 instead of the bundled digits when this points at a copy

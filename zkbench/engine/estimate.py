@@ -18,6 +18,7 @@ from zkbench.engine.config import RunConfig
 from zkbench.engine.experiment import Experiment, predicted
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.candidate import Candidate
+from zkbench.engine.split_choice import choose, ladder_counts, part_ops, probe_count, probe_spec
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import experiment_id, get, parse_tolerance
 
@@ -74,6 +75,7 @@ def plan_experiment(
             prediction = predicted(s, config)
             plan.update(
                 status="ok",
+                settings=s,  # what the prediction read (and what --split auto scales, plan_split)
                 logrows=s["run_args"]["logrows"],
                 num_rows=s["num_rows"],
                 prediction=prediction,
@@ -156,3 +158,91 @@ def time_estimate(prediction: dict, evaluate_s: float, config: RunConfig, basis:
         "prove_s": rounds * prove_s,
         "total_s": total,
     }
+
+
+def plan_split(
+    spec,
+    tol,
+    config: RunConfig,
+    run_args: dict,
+    memories: list[int],
+    timeout_s: float | None = None,
+    basis: dict | None = None,
+) -> dict:
+    """One experiment under each memory size, as --split auto would run it there: one circuit, the
+    fewest parts predicted to fit (zkbench.engine.split_choice, probing the same part a run probes,
+    here by one candidate evaluation at `run_args`), or nothing that fits, and the time it would take.
+    A layer with no tiles (LayerNorm, the CNNs, a user's model) is planned whole, as before."""
+    try:
+        ladder_counts(spec, config.profile)
+    except (ValueError, AttributeError) as e:  # no tiles (a user's model has no module to tile)
+        plan = plan_experiment(spec.name, tol, config, run_args, spec=spec, timeout_s=timeout_s, basis=basis)
+        plan["probe"] = {"spec": spec.name, "parts": 1, "no_tiles": str(e)}
+        if plan["status"] == "ok":
+            peak = plan["prediction"]["peak_rss_bytes"]
+            plan["by_memory"] = [
+                {
+                    "memory_bytes": m,
+                    "parts": 1 if peak <= m else None,
+                    "logrows": plan["logrows"],
+                    "peak_rss_bytes": peak,
+                    "total_s": plan["estimate"]["total_s"],
+                    "why": "" if peak <= m else f"one circuit needs more and it has no tiles ({e})",
+                }
+                for m in memories
+            ]
+        return plan
+    n_probe = probe_count(spec, config.profile, ladder_counts(spec, config.profile))
+    probed = probe_spec(spec, config.profile, n_probe)
+    probe = plan_experiment(probed.name, tol, config, run_args, spec=probed, timeout_s=timeout_s, basis=basis)
+    plan = {k: probe[k] for k in ("status", "failure") if k in probe}
+    plan.update(
+        id=experiment_id(spec.name, parse_tolerance(tol)),
+        name=spec.name,
+        group=spec.group,
+        profile=config.profile,
+        tol=parse_tolerance(tol),
+        run_args=run_args,
+        tags=sorted(spec.tags),
+        probe={
+            "spec": probed.name,
+            "parts": n_probe,
+            **{k: probe.get(k) for k in ("logrows", "num_rows", "candidate")},
+        },
+    )
+    if probe["status"] != "ok":
+        return plan
+    probe_ops = part_ops(spec, config.profile, n_probe)
+    choices = [
+        choose(spec, config.profile, m, lambda _: probe["settings"], lambda s: predicted(s, config)) for m in memories
+    ]
+    whole = choices[0].ladder[0]
+    plan.update(
+        candidate=probe["candidate"],
+        logrows=whole.logrows,
+        num_rows=whole.num_rows,
+        # the whole as one circuit (the probe's own prediction, or its circuit scaled to the whole)
+        prediction=predicted(probe["settings"], config)
+        if n_probe == 1
+        else {"peak_rss_bytes": whole.peak_rss_bytes, "prove_seconds": whole.prove_seconds, "scaled_from_probe": True},
+        whole={"logrows": whole.logrows, "num_rows": whole.num_rows, "peak_rss_bytes": whole.peak_rss_bytes},
+        by_memory=[],
+    )
+    for m, choice in zip(memories, choices, strict=True):
+        rung = choice.ladder[-1]
+        scale = part_ops(spec, config.profile, rung.parts) / probe_ops
+        one = time_estimate(
+            {"prove_seconds": rung.prove_seconds}, evaluation_seconds(probe["candidate"]) * scale, config, basis
+        )
+        plan["by_memory"].append(
+            {
+                "memory_bytes": m,
+                "parts": choice.parts,
+                "logrows": rung.logrows,
+                "peak_rss_bytes": rung.peak_rss_bytes,
+                "total_s": one["total_s"] * rung.parts,
+                "why": "" if choice.parts else choice.why_none(),
+                "ladder": [r.record() for r in choice.ladder],
+            }
+        )
+    return plan

@@ -96,12 +96,13 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(
         "split",
         "--split",
-        "never (default): each experiment one circuit | N: proved as N parts, tiles of the layer's output, "
-        "each its own circuit and proof, linked and reassembled (registry layers that tile: not LayerNorm "
-        "nor the CNNs)",
-        "never",
+        "auto (default): split only when the memory budget (--max-memory) demands it, into the fewest "
+        "parts predicted to fit | never: each experiment one circuit | N: proved as N parts, tiles of the "
+        "layer's output, each its own circuit and proof, linked and reassembled (registry layers that tile: "
+        "not LayerNorm nor the CNNs)",
+        "auto",
         fronts=frozenset({PYTEST, RUN}),
-        metavar="never|N",
+        metavar="auto|never|N",
     ),
     # pytest's only: what a suite run collects, where and how its workers run
     RunOption(

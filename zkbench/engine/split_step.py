@@ -28,19 +28,109 @@ from pathlib import Path
 
 import torch
 
-from zkbench.backends import get_backend
+from zkbench.backends import definition, get_backend
 from zkbench.engine.config import RunConfig
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.metric import accuracy
+from zkbench.engine.split_choice import choose, ladder_counts
+from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import LayerSpec
 from zkbench.layers.split import PartSpec, Tiling, parts_of, reassemble, tile_input
+from zkbench.resources.admission import default_budget_bytes
 
 SUMMED_SIZES = ("onnx_bytes", "compiled_bytes", "pk_bytes", "vk_bytes", "proof_bytes")
+MEMORY_DEATHS = ("out_of_memory", "killed")  # zkbench.engine.stage_worker's kinds of a child dead of memory
 
 
 def wanted(config: RunConfig, spec) -> bool:
     """Split this experiment: --split N with N > 1, for a registry layer (a part is never split again here)."""
     return isinstance(config.split, int) and config.split > 1 and isinstance(spec, LayerSpec)
+
+
+def auto(config: RunConfig, spec) -> bool:
+    """--split auto decides for this experiment: a registry layer (a user's model and a part run whole)."""
+    return config.split == "auto" and isinstance(spec, LayerSpec)
+
+
+def budget_of(config: RunConfig) -> tuple[int, str]:
+    """The memory one part may use, and where that figure comes from: --max-memory (else the
+    machine's admission budget, else RAM less the reserve), and a GPU's own memory when the worker
+    proves on one (the host-RSS prediction standing in for GPU memory, which is not modelled)."""
+    if config.max_memory_bytes:
+        budget, where = config.max_memory_bytes, "--max-memory"
+    elif config.memory_budget:
+        budget, where = config.memory_budget.total_bytes, "the machine's memory budget (RAM less a reserve)"
+    else:
+        budget, where = default_budget_bytes(), "RAM less a reserve"
+    on_gpu = config.gpu.get("mode") == "gpu" and definition(config.backend).gpu
+    gpu_bytes = config.gpu.get("memory_bytes") if on_gpu else None
+    if gpu_bytes and gpu_bytes < budget:
+        budget, where = gpu_bytes, f"the GPU's memory ({config.gpu.get('name')}; predicted host peak as its proxy)"
+    return budget, where
+
+
+def memory_trouble(result: dict) -> str | None:
+    """Why a run (whole or split) should be split further: a part (or the whole) skipped because its
+    predicted peak is over the budget, or dead of memory; None otherwise."""
+    if result["status"] == "skipped" and "predicted peak" in (result.get("skip_reason") or ""):
+        return result["skip_reason"]
+    failure = result.get("failure") or {}
+    if result["status"] == "failed" and failure.get("kind") in MEMORY_DEATHS:
+        return f"{failure['stage']}: {failure['cause']}"
+    return None
+
+
+def run_auto(
+    spec: LayerSpec,
+    tol: float,
+    config: RunConfig,
+    run_whole: Callable[[], dict],
+    run_part: Callable[..., dict],
+    whole_workload: Callable[[], dict],
+    probe: Callable[[LayerSpec | PartSpec], dict],
+    predict: Callable[[dict], dict],
+) -> dict:
+    """--split auto: the fewest parts the predictor says fit (split_choice), run; a run that still
+    meets memory trouble is split further (the next count up), never retried as it was."""
+    budget, where = budget_of(config)
+    try:
+        ladder_counts(spec, config.profile)
+    except ValueError as e:  # no tiles: one circuit, under the engine's own admission
+        result = run_whole()
+        result["split_choice"] = {
+            "parts": 1,
+            "budget_bytes": budget,
+            "budget_from": where,
+            "why": f"no tile split: {e}",
+        }
+        return result
+    start, attempts = 1, list[dict]()
+    while True:
+        try:
+            choice = choose(spec, config.profile, budget, probe, predict, start=start)
+        except StageFailed as e:
+            return failed(base_result(spec, tol, config), e.stage, e.kind, f"probe for --split auto: {e.cause}")
+        record = {**choice.record(), "budget_from": where, "earlier_attempts": attempts}
+        if choice.parts is None:
+            result = base_result(spec, tol, config)
+            why = (
+                choice.why_none()
+                if choice.ladder or not attempts
+                else f"{attempts[-1]['parts']} parts, the most it tiles into, still do not fit: {attempts[-1]['trouble']}"
+            )
+            result.update(status="skipped", skip_reason=f"--split auto: {why}", split_choice=record)
+            result.setdefault("stages", {})
+            return result
+        if choice.parts == 1:
+            result = run_whole()
+        else:
+            result = run_split(spec, tol, replace(config, split=choice.parts), run_part, whole_workload)
+        result["split_choice"] = record
+        trouble = memory_trouble(result)
+        if trouble is None:
+            return result
+        attempts.append({"parts": choice.parts, "trouble": trouble})
+        start = choice.parts + 1
 
 
 def run_split(
@@ -60,7 +150,11 @@ def run_split(
     t = parts[0].tiling(config.profile)
     with tempfile.TemporaryDirectory(prefix=f"zkbench-split-{result['id']}-") as keep:
         part_cfg = replace(config, split="never", artifacts_dir=Path(keep))
-        results = [run_part(p.name, tol, part_cfg, spec=p) for p in parts]
+        results = []
+        for p in parts:  # the first part that is not ok ends the split: the rest could not save it
+            results.append(run_part(p.name, tol, part_cfg, spec=p))
+            if results[-1]["status"] != "ok":
+                break
         combined = combine(result, parts, results)
         if combined["status"] != "ok":
             return combined
@@ -78,9 +172,12 @@ def combine(result: dict, parts: list[PartSpec], results: list[dict]) -> dict:
     result["split"] = {
         "parts": len(parts),
         "how": parts[0].tiling(result["profile"]).how,
-        "per_part": [part_record(p, r) for p, r in zip(parts, results, strict=True)],
+        "per_part": [part_record(p, r) for p, r in zip(parts, results, strict=False)]
+        + [
+            {"name": p.name, "status": "not run", "reason": "an earlier part was not ok"} for p in parts[len(results) :]
+        ],
     }
-    for p, r in zip(parts, results, strict=True):
+    for p, r in zip(parts, results, strict=False):
         if r["status"] != "ok":
             what = f"part {p.k + 1} of {p.n} ({p.name})"
             if r["status"] == "skipped":

@@ -20,14 +20,17 @@ def test_a_split_stage_is_its_parts_one_after_another():
     assert summed_stage([record([1.0], 1, True), record([1.0], 2, True)])["cached"] is True
 
 
-@pytest.mark.parametrize("value, parsed", [("never", "never"), ("1", "never"), ("3", 3), (4, 4), (" 2 ", 2)])
+@pytest.mark.parametrize(
+    "value, parsed",
+    [("never", "never"), ("auto", "auto"), (" Auto ", "auto"), ("1", "never"), ("3", 3), (4, 4), (" 2 ", 2)],
+)
 def test_split_values(value, parsed):
     assert parse_split(value) == parsed
     assert run_config({"split": str(value)}).split == parsed
 
 
 @pytest.mark.parametrize(
-    "value, says", [("0", ">= 1"), ("-2", ">= 1"), ("two", "whole number"), ("auto", "not built yet")]
+    "value, says", [("0", ">= 1"), ("-2", ">= 1"), ("two", "whole number"), ("half", "auto, never or")]
 )
 def test_a_bad_split_is_a_one_line_error(value, says, capsys):
     with pytest.raises(ValueError, match=says) as e:

@@ -1,0 +1,176 @@
+"""zkbench/engine/split_choice.py and split_step.run_auto: --split auto's count of parts, decided by
+the predictor from one probed part before any setup, and a run in memory trouble split further.
+The probe and the predictor are stand-ins here (their real ones: tests/integration/test_split.py)."""
+
+import math
+
+import pytest
+
+from zkbench.engine.config import RunConfig
+from zkbench.engine.split_choice import (
+    MAX_LOGROWS,
+    choose,
+    ladder_counts,
+    part_ops,
+    probe_count,
+    scaled_settings,
+)
+from zkbench.engine.split_step import budget_of, memory_trouble, run_auto
+from zkbench.layers import get
+from zkbench.layers.split import PartSpec
+
+MiB = 2**20
+
+
+def settings(rows: int, logrows: int | None = None) -> dict:
+    k = logrows or math.ceil(math.log2(rows + 64))
+    return {
+        "num_rows": rows,
+        "total_assignments": 3 * rows,
+        "total_const_size": rows // 10,
+        "model_instance_shapes": [[1, 100]],
+        "run_args": {"logrows": k},
+    }
+
+
+def peak_per_row(per_row: float):
+    """A predictor whose peak is per_row bytes per row of the domain (2^logrows)."""
+    return lambda s: {"peak_rss_bytes": int(per_row * 2 ** s["run_args"]["logrows"]), "prove_seconds": 1.0}
+
+
+def rows_probe(rows_per_op: float):
+    """A probe whose circuit has rows_per_op rows per op of the probed part."""
+
+    def probe(spec):
+        parent = spec.parent if isinstance(spec, PartSpec) else spec
+        n = spec.n if isinstance(spec, PartSpec) else 1
+        return settings(int(rows_per_op * part_ops(parent, "paper", n)))
+
+    return probe
+
+
+def test_the_ladder_is_powers_of_two_up_to_the_most_tiles():
+    assert ladder_counts(get("Dense"), "paper") == [1, 2, 4, 8, 16, 32, 64, 128]  # 128 output features
+    counts = ladder_counts(get("AvgPool2d_k2"), "paper")  # 32 channels x 32 output rows
+    assert counts[:6] == [1, 2, 4, 8, 16, 32] and counts[-1] == 1024
+    with pytest.raises(ValueError, match="LayerNorm"):
+        ladder_counts(get("LayerNorm"), "paper")
+
+
+def test_the_probe_is_the_whole_when_small_and_a_small_part_when_not():
+    assert probe_count(get("Dense"), "smoke", ladder_counts(get("Dense"), "smoke")) == 1
+    conv = get("Conv2d_Scaling_Small")
+    n = probe_count(conv, "paper", ladder_counts(conv, "paper"))
+    assert n > 1 and part_ops(conv, "paper", n) <= 2**17 < part_ops(conv, "paper", n // 2)
+
+
+def test_scaled_settings_grow_rows_and_logrows_with_the_part():
+    s = scaled_settings(settings(1000), 64)
+    assert s["num_rows"] == 64000 and s["total_assignments"] == 192000 and s["run_args"]["logrows"] == 16
+    assert s["model_instance_shapes"] == [[6400]]
+    # a probe whose logrows its lookup tables set (rows fill under half): never below it
+    assert scaled_settings(settings(1000, logrows=15), 0.5)["run_args"]["logrows"] == 15
+
+
+def test_the_fewest_parts_whose_predicted_peak_fits_are_chosen():
+    spec = get("Conv2d_Scaling_Small")  # 4.7 M multiply-accumulates at paper size
+    probe, predict = rows_probe(0.42), peak_per_row(20_000)
+    whole_rows = 0.42 * part_ops(spec, "paper", 1)
+    c = choose(spec, "paper", 20 * 2**30, probe, predict)
+    assert c.parts is not None and c.parts > 1 and c.ladder[-1].fits
+    assert (
+        all(not r.fits for r in c.ladder[:-1])
+        and [r.parts for r in c.ladder] == ladder_counts(spec, "paper")[: len(c.ladder)]
+    )
+    assert c.ladder[0].num_rows == pytest.approx(whole_rows, rel=0.01)  # the whole, scaled from the probe
+    assert c.ladder[-1].peak_rss_bytes <= 20 * 2**30 < c.ladder[-2].peak_rss_bytes
+    # a budget the whole fits: no split
+    assert choose(spec, "paper", 2**50, probe, predict).parts == 1
+    # start: the count after one that met memory trouble
+    assert choose(spec, "paper", 20 * 2**30, probe, predict, start=c.parts + 1).parts > c.parts
+
+
+def test_a_budget_below_the_smallest_part_chooses_nothing_and_says_why():
+    c = choose(get("Dense"), "paper", 10 * MiB, rows_probe(1.0), peak_per_row(10**6))
+    assert c.parts is None and c.ladder[-1].parts == 128
+    assert "even 128 parts" in c.why_none() and "10.0 MiB" in c.why_none() and "\n" not in c.why_none()
+
+
+def test_a_part_beyond_ezkls_largest_circuit_never_fits():
+    spec = get("Conv2d_Scaling_Large")
+    c = choose(spec, "paper", 2**60, rows_probe(0.42), peak_per_row(1.0))  # memory is no limit
+    assert c.ladder[0].logrows > MAX_LOGROWS and not c.ladder[0].fits and "largest circuit" in c.ladder[0].why
+    assert c.parts is not None and c.ladder[-1].logrows <= MAX_LOGROWS
+
+
+def fake_result(spec, status, **extra):
+    return {"id": spec.name, "name": spec.name, "status": status, "stages": {}, **extra}
+
+
+def test_a_run_in_memory_trouble_is_split_further_never_rerun_as_it_was(tmp_path):
+    """The whole is predicted to fit, but its own admission skips it: auto tries 2 parts; a part of
+    2 dies of memory: auto tries 4, whose parts are skipped for their prediction: 8. Each count once."""
+    spec = get("Dense")
+    ran: list[tuple[str, int]] = []
+
+    def run_whole():
+        ran.append(("whole", 1))
+        return fake_result(
+            spec, "skipped", skip_reason="needs ~9 GiB (predicted peak RSS at logrows 18), 8 GiB available"
+        )
+
+    def run_part(name, tol, cfg, spec):
+        ran.append((name, spec.n))
+        if spec.n == 2:
+            return fake_result(spec, "failed", failure={"stage": "setup", "kind": "killed", "cause": "SIGKILL"})
+        return fake_result(
+            spec, "skipped", skip_reason="needs ~9 GiB (predicted peak RSS at logrows 17), 8 GiB available"
+        )
+
+    config = RunConfig(profile="paper", cache_dir=tmp_path, max_memory_bytes=8 * 2**30)
+    result = run_auto(spec, 2.0, config, run_whole, run_part, lambda: {}, rows_probe(1.0), peak_per_row(1.0))
+    counts = [n for _, n in ran]
+    assert counts[0] == 1 and 2 in counts and 4 in counts  # the whole, then 2 parts, then 4
+    assert counts.count(2) == 1  # the dead part's count is not retried: the next count up is
+    assert len({n for _, n in ran}) == len(set(counts)) and ran[-1][1] == 128  # up to the most tiles
+    attempts = result["split_choice"]["earlier_attempts"]
+    assert [a["parts"] for a in attempts][:3] == [1, 2, 4] and "SIGKILL" in attempts[1]["trouble"]
+    assert result["status"] == "skipped" and result["split_choice"]["budget_from"] == "--max-memory"
+
+
+def test_only_memory_sends_a_run_to_more_parts():
+    assert memory_trouble({"status": "skipped", "skip_reason": "needs ~1 GiB (predicted peak RSS at logrows 20), x"})
+    assert memory_trouble({"status": "failed", "failure": {"stage": "prove", "kind": "out_of_memory", "cause": "x"}})
+    assert (
+        memory_trouble(
+            {"status": "failed", "failure": {"stage": "accuracy", "kind": "tolerance_not_met", "cause": "x"}}
+        )
+        is None
+    )
+    assert memory_trouble({"status": "skipped", "skip_reason": "no GPU"}) is None
+    assert memory_trouble({"status": "ok"}) is None
+
+
+def test_a_layer_without_tiles_runs_whole_under_auto_and_says_why(tmp_path):
+    spec = get("LayerNorm")
+    config = RunConfig(profile="paper", cache_dir=tmp_path, max_memory_bytes=2**30)
+    result = run_auto(
+        spec,
+        2.0,
+        config,
+        lambda: fake_result(spec, "ok"),
+        lambda *a, **k: pytest.fail("no parts to run"),
+        lambda: {},
+        lambda s: pytest.fail("nothing to probe"),
+        peak_per_row(1.0),
+    )
+    assert result["status"] == "ok" and result["split_choice"]["parts"] == 1
+    assert "no tile split: LayerNorm" in result["split_choice"]["why"]
+
+
+def test_the_budget_is_the_gpus_memory_where_a_gpu_backend_proves_on_one(tmp_path):
+    gpu = {"mode": "gpu", "name": "RTX 3090", "memory_bytes": 24 * 2**30, "uuid": "GPU-1"}
+    on_gpu = RunConfig(cache_dir=tmp_path, max_memory_bytes=100 * 2**30, backend="ezkl-gpu-16", gpu=gpu)
+    assert budget_of(on_gpu) == (24 * 2**30, "the GPU's memory (RTX 3090; predicted host peak as its proxy)")
+    cpu_prover = RunConfig(cache_dir=tmp_path, max_memory_bytes=100 * 2**30, gpu=gpu)  # ezkl-23 ignores the GPU
+    assert budget_of(cpu_prover) == (100 * 2**30, "--max-memory")
