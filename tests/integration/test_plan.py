@@ -2,8 +2,9 @@
 experiment's time counts the search, setup and the rounds --rounds would run."""
 
 from zkbench.engine.config import RunConfig
-from zkbench.engine.estimate import plan_experiment
+from zkbench.engine.estimate import plan_experiment, plan_split
 from zkbench.engine.experiment import run_experiment
+from zkbench.layers import get
 
 
 def test_a_plan_and_a_run_share_their_candidate_evaluations(tmp_path):
@@ -24,3 +25,37 @@ def test_a_plan_and_a_run_share_their_candidate_evaluations(tmp_path):
     assert run["circuit"]["logrows"] == chosen["logrows"]
     assert run["stages"]["search"]["reused"] >= 1
     assert any(c.get("cached") for c in run["search"]["candidates"])
+
+
+# 1024 x 3: range-check tables of 2^10 rows, so logrows follow the rows (not the tables) as parts shrink
+RUN_ARGS = {"input_scale": 7, "param_scale": 7, "decomp_base": 1024, "decomp_legs": 3, "num_inner_cols": 4}
+
+
+def test_a_circuit_too_big_to_evaluate_is_predicted_from_gen_settings_alone(tmp_path):
+    """LayerNorm (no tiles) with the evaluation cap below its size: no calibration, no witness; the
+    logrows gen_settings alone needs are a lower bound of the evaluated circuit's, and it says so."""
+    cfg = RunConfig(rounds=1, cache_dir=tmp_path)
+    bound = plan_experiment("LayerNorm", 2.0, cfg, RUN_ARGS, evaluate_max_logrows=5)
+    evaluated = plan_experiment("LayerNorm", 2.0, cfg, RUN_ARGS)
+    assert bound["status"] == evaluated["status"] == "ok"
+    assert bound["candidate"]["tol_metric"] is None and "gen_settings alone" in bound["candidate"]["predicted_from"]
+    assert evaluated["candidate"]["tol_metric"] is not None and "predicted_from" not in evaluated["candidate"]
+    assert 5 < bound["logrows"] <= evaluated["logrows"] and bound["num_rows"] <= evaluated["num_rows"]
+    assert 0 < bound["prediction"]["peak_rss_bytes"] <= evaluated["prediction"]["peak_rss_bytes"]
+
+
+def test_plan_mode_plans_a_split_where_the_memory_demands_it(tmp_path):
+    """Conv2d_k3_s1 (smoke): under 70 % of its one circuit's predicted peak the plan is --split auto's,
+    the fewest parts predicted to fit; at 24 GiB one circuit; LayerNorm has no tiles and fits nowhere
+    small."""
+    cfg = RunConfig(rounds=1, cache_dir=tmp_path)
+    whole = plan_split(get("Conv2d_k3_s1"), 2.0, cfg, RUN_ARGS, [24 * 2**30])["whole"]["peak_rss_bytes"]
+    memories = [int(whole * 0.7), 24 * 2**30]
+    conv = plan_split(get("Conv2d_k3_s1"), 2.0, cfg, RUN_ARGS, memories)
+    assert conv["status"] == "ok" and conv["probe"]["parts"] == 1
+    small, big = conv["by_memory"]
+    assert small["parts"] >= 2 and small["peak_rss_bytes"] <= memories[0] < conv["whole"]["peak_rss_bytes"]
+    assert big["parts"] == 1 and big["peak_rss_bytes"] == conv["whole"]["peak_rss_bytes"]
+    assert small["total_s"] > 0 and [r["parts"] for r in small["ladder"]][0] == 1
+    norm = plan_split(get("LayerNorm"), 2.0, cfg, RUN_ARGS, [50 * 2**20, 24 * 2**30])
+    assert [b["parts"] for b in norm["by_memory"]] == [None, 1] and "no tiles" in norm["by_memory"][0]["why"]

@@ -22,6 +22,10 @@ from zkbench.engine.split_choice import choose, ladder_counts, part_ops, probe_c
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import experiment_id, get, parse_tolerance
 
+# the largest circuit plan mode calibrates and witnesses on a machine of this project's size (24 GiB:
+# the search at logrows 20 takes a few GiB); bigger ones are predicted from gen_settings alone
+EVALUATE_MAX_LOGROWS = 20
+
 
 def plan_experiment(
     name: str,
@@ -31,10 +35,13 @@ def plan_experiment(
     spec=None,
     timeout_s: float | None = None,
     basis: dict | None = None,
+    evaluate_max_logrows: int | None = None,
 ) -> dict:
     """Plan one experiment at `run_args` (e.g. the circuit the search chose at smoke size for the same
     layer and tol). `basis` is that smoke result, when there is one: its count of search evaluations
-    and its setup/prove time ratio scale the estimate of the whole experiment's time."""
+    and its setup/prove time ratio scale the estimate of the whole experiment's time. With
+    `evaluate_max_logrows`, a circuit whose gen_settings alone needs more logrows is not evaluated
+    (calibration and witnesses at that size could not run here): it is predicted from gen_settings."""
     spec, tol = spec or get(name), parse_tolerance(tol)
     log_stem = config.cache_dir / "logs" / f"plan-{experiment_id(spec.name, tol)}-{os.getpid()}"
     plan: dict = {
@@ -55,6 +62,11 @@ def plan_experiment(
         exp.r = base_result(spec, tol, config)
         try:
             wl = exp.workload()
+            if evaluate_max_logrows is not None:
+                bound = settings_bound(exp, wl, cand, Path(tmp), timeout_s)
+                if bound["run_args"]["logrows"] > evaluate_max_logrows:
+                    plan.update(from_settings_only(bound, config, target, evaluate_max_logrows, basis))
+                    return plan
             grid = {
                 "scales": [cand.scale],
                 "decompositions": [[cand.decomp_base, cand.decomp_legs]],
@@ -91,6 +103,50 @@ def plan_experiment(
         except StageFailed as e:
             plan.update(status="failed", failure={"stage": e.stage, "kind": e.kind, "cause": e.cause})
     return plan
+
+
+def settings_bound(exp: Experiment, wl: dict, cand: Candidate, tmp: Path, timeout_s: float | None) -> dict:
+    """gen_settings alone at `cand` (one pass of ezkl's layout, no calibration), its logrows and rows
+    the lower bound the search prunes by (the backend's cost_lower_bound): what calibration can only
+    equal or exceed."""
+    path = tmp / "bound.settings.json"
+    [rep] = exp.stage(
+        "settings",
+        op="gen_settings",
+        onnx=str(Path(wl["dir"]) / "network.onnx"),
+        settings=str(path),
+        run_args=cand.run_args(),
+        timeout_s=timeout_s,
+    )
+    s = json.loads(path.read_text())
+    low = exp.backend.cost_lower_bound(s)
+    s["run_args"]["logrows"] = low["logrows"]
+    s["_gen_settings_s"] = rep["seconds"]
+    return s
+
+
+def from_settings_only(s: dict, config: RunConfig, target: float, max_logrows: int, basis: dict | None) -> dict:
+    """A plan predicted from gen_settings' circuit (a lower bound: calibration may add a lookup
+    table), its error not measured."""
+    seconds = s.pop("_gen_settings_s")
+    prediction = predicted(s, config)
+    return {
+        "status": "ok",
+        "settings": s,
+        "logrows": s["run_args"]["logrows"],
+        "num_rows": s["num_rows"],
+        "prediction": prediction,
+        "candidate": {
+            "tol_metric": None,
+            "target_tol_metric": target,
+            "meets_target": None,
+            "from_cache": False,
+            "evaluate_s": seconds,
+            "predicted_from": f"gen_settings alone (logrows {s['run_args']['logrows']} > {max_logrows}, "
+            "too big to calibrate here): a lower bound, its error not measured",
+        },
+        "estimate": time_estimate(prediction, seconds, config, basis),
+    }
 
 
 def evaluation_seconds(evaluation: dict) -> float:
@@ -176,7 +232,16 @@ def plan_split(
     try:
         ladder_counts(spec, config.profile)
     except (ValueError, AttributeError) as e:  # no tiles (a user's model has no module to tile)
-        plan = plan_experiment(spec.name, tol, config, run_args, spec=spec, timeout_s=timeout_s, basis=basis)
+        plan = plan_experiment(
+            spec.name,
+            tol,
+            config,
+            run_args,
+            spec=spec,
+            timeout_s=timeout_s,
+            basis=basis,
+            evaluate_max_logrows=EVALUATE_MAX_LOGROWS,
+        )
         plan["probe"] = {"spec": spec.name, "parts": 1, "no_tiles": str(e)}
         if plan["status"] == "ok":
             peak = plan["prediction"]["peak_rss_bytes"]
