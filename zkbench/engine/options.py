@@ -114,9 +114,9 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(
         "max_memory",
         "--max-memory",
-        "memory the run may use, e.g. 24G (default: host RAM less a reserve); bigger cases are skipped before "
-        "setup, and parallel setup/prove stages share it",
-        fronts=frozenset({PYTEST}),
+        "memory the run may use, e.g. 24G (default: host RAM less a reserve); --split auto splits what does "
+        "not fit, other cases bigger than it are skipped before setup, and parallel setup/prove stages share it",
+        fronts=frozenset({PYTEST, RUN}),
     ),
     RunOption(
         "srs_files",

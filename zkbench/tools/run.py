@@ -20,6 +20,7 @@ from zkbench.engine.experiment import run_experiment
 from zkbench.layers import SPECS, experiment_id, get
 from zkbench.results.fields import logrows_cell, outcome, unchecked_reason
 from zkbench.results.store import write_result
+from zkbench.units import parse_memory
 
 HELP = "run experiments and write their results"
 
@@ -34,8 +35,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         names = [s.name for s in SPECS] if args.names == ["all"] else [get(n).name for n in args.names]
         tols = options.parse_tolerances(options.value(values, "tolerances"))
+        max_memory = options.value(values, "max_memory")
         configs = [
-            options.run_config(values, backend=name, backend_python=python)
+            options.run_config(
+                values,
+                backend=name,
+                backend_python=python,
+                max_memory_bytes=parse_memory(max_memory) if max_memory else None,
+            )
             for name, python in options.parse_backends(options.value(values, "backends")).items()
         ]
         for config in configs:  # first use: make its environment
