@@ -3,7 +3,9 @@
 # machines has one). It proves a few smoke and paper experiments with one xdist worker per GPU, then
 # the same experiments with the GPUs hidden (the same prover on the CPU), and prints per experiment:
 # whether the prover's own process used its GPU (NVML per-process accounting), its GPU memory peak,
-# and the GPU prove time against the CPU prove time of the same circuit.
+# the predicted prove peak (host RSS; --split auto uses it as the GPU memory's proxy, against the GPU's
+# own memory: split_choice.budget_from says so) and the GPU prove time against the CPU prove time of
+# the same circuit.
 #
 #   scripts/gpu-check.sh                 # all GPUs; results under /tmp/zkbench-gpu-check
 #   GPUS=2 OUT=/data/check scripts/gpu-check.sh
@@ -50,22 +52,26 @@ def prove_s(r):
 
 gpu, cpu = results("gpu"), results("cpu")
 print(f"{'experiment':22} {'profile':7} {'logrows':>7} {'device':6} {'GPU used':9} {'GPU mem':>9} "
-      f"{'prove GPU s':>11} {'prove CPU s':>11} {'CPU/GPU':>7}")
+      f"{'predicted':>9} {'prove GPU s':>11} {'prove CPU s':>11} {'CPU/GPU':>7}")
 for key in sorted(set(gpu) | set(cpu)):
     g, c = gpu.get(key), cpu.get(key)
     ref = g or c
     used = (g or {}).get("gpu", {}).get("used_by_prover")
     mem = ((g or {}).get("gpu", {}).get("prover_peak_mem_bytes") or {}).get("prove")
     tg, tc = prove_s(g), prove_s(c)
+    pred = ((g or {}).get("prediction") or {}).get("prove_peak_rss_bytes")
     print(f"{key[0]:22} {key[1]:7} {ref.get('circuit', {}).get('logrows', '-')!s:>7} "
           f"{(g or {}).get('backend', {}).get('device', '-'):6} "
           f"{ {True: 'yes', False: 'no', None: 'unknown'}[used]:9} "
           f"{(f'{mem / 2**20:.0f} MiB' if mem else '-'):>9} "
+          f"{(f'{pred / 2**20:.0f} MiB' if pred else '-'):>9} "
           f"{(f'{tg:.2f}' if tg else (g or {}).get('status', '-')):>11} "
           f"{(f'{tc:.2f}' if tc else (c or {}).get('status', '-')):>11} "
           f"{(f'{tc / tg:.2f}' if tg and tc else '-'):>7}")
     if g and g.get("status") != "ok":
         print(f"    GPU run: {g.get('failure') or g.get('skip_reason')}")
+    if g and g.get("split_choice", {}).get("budget_from"):
+        print(f"    split budget: {g['split_choice']['budget_bytes'] / 2**30:.1f} GiB from {g['split_choice']['budget_from']}")
     if g and g.get("gpu", {}).get("note"):
         print(f"    {g['gpu']['note']}")
 PY
