@@ -90,3 +90,19 @@ def test_split_auto_below_the_smallest_part_skips_with_the_reason(tmp_path):
     assert r["status"] == "skipped" and r["skip_reason"].startswith("--split auto: even 32 parts")
     assert "10.0 MiB budget" in r["skip_reason"] and "\n" not in r["skip_reason"]
     assert "setup" not in r["stages"] and r["split_choice"]["parts"] is None
+
+
+def test_a_model_of_your_own_asked_for_parts_fails_with_the_reason_and_runs_whole_under_auto(tmp_path, copy_model):
+    from zkbench.layers.custom import CustomSpec
+
+    d = copy_model(tmp_path)
+    spec = CustomSpec("mlp", d)
+    forced = run_experiment(
+        "mlp", 2.0, run_config({"rounds": "1", "cache_dir": str(tmp_path / "c"), "split": "2"}), spec=spec
+    )
+    validate(forced)
+    assert forced["status"] == "failed" and forced["failure"]["stage"] == "split"
+    assert "splits along its graph, which is not built yet" in forced["failure"]["cause"]
+    assert "\n" not in forced["failure"]["cause"] and "setup" not in forced.get("stages", {})
+    auto = run_experiment("mlp", 2.0, run_config({"rounds": "1", "cache_dir": str(tmp_path / "c")}), spec=spec)
+    assert auto["status"] == "ok" and "split" not in auto

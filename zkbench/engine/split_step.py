@@ -34,7 +34,7 @@ from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.metric import accuracy
 from zkbench.engine.split_choice import choose, ladder_counts
 from zkbench.engine.stage_worker import StageFailed
-from zkbench.layers import LayerSpec
+from zkbench.layers import LayerSpec, Spec
 from zkbench.layers.split import PartSpec, Tiling, parts_of, reassemble, tile_input
 from zkbench.resources.admission import default_budget_bytes
 
@@ -43,8 +43,9 @@ MEMORY_DEATHS = ("out_of_memory", "killed")  # zkbench.engine.stage_worker's kin
 
 
 def wanted(config: RunConfig, spec) -> bool:
-    """Split this experiment: --split N with N > 1, for a registry layer (a part is never split again here)."""
-    return isinstance(config.split, int) and config.split > 1 and isinstance(spec, LayerSpec)
+    """Split this experiment: --split N with N > 1 (a part is never split again; a model with no
+    tiles fails in run_split with the reason)."""
+    return isinstance(config.split, int) and config.split > 1 and not isinstance(spec, PartSpec)
 
 
 def auto(config: RunConfig, spec) -> bool:
@@ -134,7 +135,7 @@ def run_auto(
 
 
 def run_split(
-    spec: LayerSpec,
+    spec: Spec,
     tol: float,
     config: RunConfig,
     run_part: Callable[..., dict],
@@ -143,6 +144,14 @@ def run_split(
     """The split experiment's result document. `whole_workload()`: the whole layer's workload entry
     (its inputs and float outputs), as the engine's workload step caches it."""
     result = base_result(spec, tol, config)
+    if not isinstance(spec, LayerSpec):
+        return failed(
+            result,
+            "split",
+            "no_split",
+            f"{spec.name} cannot be split into {config.split} parts: a model of your own splits along its "
+            "graph, which is not built yet (run it with --split never or auto)",
+        )
     try:
         parts = parts_of(spec, config.profile, int(config.split))
     except ValueError as e:
