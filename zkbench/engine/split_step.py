@@ -214,8 +214,32 @@ def combine(result: dict, parts: list[PartSpec], results: list[dict]) -> dict:
     }
     result["soundness_checked"] = all(r["soundness_checked"] for r in results)
     result["workload"] = {k: v for k, v in results[0]["workload"].items() if k != "part"}
+    result["gpu"] = split_gpu([r["gpu"] for r in results if "gpu" in r])
     result["status"] = "ok"
     return result
+
+
+def split_gpu(blocks: list[dict]) -> dict:
+    """The parts' GPU blocks as one: used when any part's prover used the GPU, not used when none
+    did, unknown otherwise; the GPU memory peak per stage the largest part's; each part's note kept."""
+    if not blocks:
+        return {"mode": "cpu", "used_by_prover": None, "note": "no part recorded its GPU use"}
+    used = [b.get("used_by_prover") for b in blocks]
+    peaks: dict[str, int | None] = {}
+    for b in blocks:
+        for stage, v in (b.get("prover_peak_mem_bytes") or {}).items():
+            if v is None:
+                peaks.setdefault(stage, None)
+            else:
+                peaks[stage] = max(peaks.get(stage) or 0, v)
+    return {
+        **{
+            k: v for k, v in blocks[0].items() if k not in ("stages", "note", "used_by_prover", "prover_peak_mem_bytes")
+        },
+        "used_by_prover": True if any(u is True for u in used) else False if all(u is False for u in used) else None,
+        "prover_peak_mem_bytes": peaks,
+        "note": f"{len(blocks)} parts: " + "; ".join(f"part {i + 1}: {b.get('note')}" for i, b in enumerate(blocks)),
+    }
 
 
 def part_record(p: PartSpec, r: dict) -> dict:

@@ -39,3 +39,25 @@ def test_a_bad_split_is_a_one_line_error(value, says, capsys):
     assert zkbench(["run", "ReLU", "--split", value]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err
+
+
+def test_a_splits_gpu_block_says_what_its_parts_measured():
+    from zkbench.engine.split_step import split_gpu
+
+    def block(used, prove_peak):
+        return {
+            "mode": "gpu",
+            "uuid": "GPU-1",
+            "stages": {},
+            "used_by_prover": used,
+            "prover_peak_mem_bytes": {"prove": prove_peak},
+            "note": f"used={used}",
+        }
+
+    both = split_gpu([block(True, 5), block(True, 9)])
+    assert both["used_by_prover"] is True and both["prover_peak_mem_bytes"] == {"prove": 9} and both["uuid"] == "GPU-1"
+    assert split_gpu([block(False, None), block(False, None)])["used_by_prover"] is False
+    mixed = split_gpu([block(True, 5), block(None, None)])
+    assert mixed["used_by_prover"] is True and mixed["prover_peak_mem_bytes"] == {"prove": 5}
+    assert split_gpu([block(False, None), block(None, None)])["used_by_prover"] is None
+    assert "part 2: used=None" in split_gpu([block(False, None), block(None, None)])["note"]
