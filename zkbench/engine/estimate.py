@@ -278,10 +278,24 @@ def plan_split(
     if probe["status"] != "ok":
         return plan
     probe_ops = part_ops(spec, config.profile, n_probe)
-    choices = [
-        choose(spec, config.profile, m, lambda _: probe["settings"], lambda s: predicted(s, config)) for m in memories
-    ]
-    whole = choices[0].ladder[0]
+    evaluated = {probed.name: probe}
+
+    def probe_of(part) -> dict:  # the settings of a part at run_args, each part evaluated once
+        if part.name not in evaluated:
+            evaluated[part.name] = plan_experiment(
+                part.name, tol, config, run_args, spec=part, timeout_s=timeout_s, basis=basis
+            )
+        if evaluated[part.name]["status"] != "ok":
+            f = evaluated[part.name]["failure"]
+            raise StageFailed(f["stage"], f["kind"], f"{part.name}: {f['cause']}")
+        return evaluated[part.name]["settings"]
+
+    try:
+        choices = [choose(spec, config.profile, m, probe_of, lambda s: predicted(s, config)) for m in memories]
+    except StageFailed as e:
+        plan.update(status="failed", failure={"stage": e.stage, "kind": e.kind, "cause": e.cause})
+        return plan
+    whole = choices[0].ladder[0]  # one circuit: the first count weighed, scaled from the probe
     plan.update(
         candidate=probe["candidate"],
         logrows=whole.logrows,
@@ -294,7 +308,8 @@ def plan_split(
         by_memory=[],
     )
     for m, choice in zip(memories, choices, strict=True):
-        rung = choice.ladder[-1]
+        # the chosen count's rung (the last weighed when none fits)
+        rung = next((r for r in reversed(choice.ladder) if r.parts == choice.parts), choice.ladder[-1])
         scale = part_ops(spec, config.profile, rung.parts) / probe_ops
         one = time_estimate(
             {"prove_seconds": rung.prove_seconds}, evaluation_seconds(probe["candidate"]) * scale, config, basis

@@ -25,7 +25,8 @@ from zkbench.units import human_bytes
 
 MAX_LOGROWS = 26  # ezkl's largest circuit (its SRS and FFT domain)
 PROBE_OPS = 2**17  # a probe part this small searches in about a minute on 2 cores
-RESERVED_ROWS = 64  # blinding factors and padding ezkl keeps free at the end of the domain
+RESERVED_ROWS = 64
+PROBE_MAX_LOGROWS = 21  # the largest part probed for real to check a scaled estimate (a search of it)  # blinding factors and padding ezkl keeps free at the end of the domain
 
 
 @dataclass
@@ -141,6 +142,21 @@ def scaled_settings(settings: dict, factor: float) -> dict:
     return s
 
 
+def weigh(n: int, settings: dict, predict: Callable[[dict], dict], budget_bytes: int, why: str = "") -> Rung:
+    k = int(settings["run_args"]["logrows"])
+    p = predict(settings)
+    fits = p["peak_rss_bytes"] <= budget_bytes
+    if k > MAX_LOGROWS:
+        fits, why = False, f"logrows {k} is above ezkl's largest circuit ({MAX_LOGROWS})"
+    return Rung(n, k, settings["num_rows"], p["peak_rss_bytes"], p["prove_seconds"], fits, why)
+
+
+def evaluable(rung: Rung | None) -> bool:
+    """A count worth probing for real: its scaled estimate is at most a few logrows over what fits
+    (its search evaluates that part: calibration and witnesses, not keys)."""
+    return rung is not None and rung.logrows <= PROBE_MAX_LOGROWS
+
+
 def choose(
     spec: LayerSpec,
     profile: str,
@@ -169,15 +185,23 @@ def choose(
             "ops": probe_ops,
         },
     )
-    for n in (c for c in counts if c >= start):
+    weighed, estimates = [c for c in counts if c >= start], {}
+    for n in weighed:
         s = scaled_settings(settings, part_ops(spec, profile, n) / probe_ops) if n != n_probe else settings
-        k = int(s["run_args"]["logrows"])
-        p = predict(s)
-        fits, why = p["peak_rss_bytes"] <= budget_bytes, ""
-        if k > MAX_LOGROWS:
-            fits, why = False, f"logrows {k} is above ezkl's largest circuit ({MAX_LOGROWS})"
-        choice.ladder.append(Rung(n, k, s["num_rows"], p["peak_rss_bytes"], p["prove_seconds"], fits, why))
-        if fits:
+        estimates[n] = rung = weigh(n, s, predict, budget_bytes)
+        choice.ladder.append(rung)
+        if rung.fits:
             choice.parts = n
             break
+    # scaled from a small tile, a part's rows are overstated (a small tile reads relatively more
+    # input, its halo, and carries fixed overhead): probe the next count down for real while it fits
+    while choice.parts is not None and choice.parts != weighed[0]:
+        fewer = weighed[weighed.index(choice.parts) - 1]
+        if fewer == n_probe or not evaluable(estimates.get(fewer)):
+            break
+        rung = weigh(fewer, probe(probe_spec(spec, profile, fewer)), predict, budget_bytes, why="probed")
+        choice.ladder.append(rung)
+        if not rung.fits:
+            break
+        choice.parts = fewer
     return choice
