@@ -90,20 +90,22 @@ def run_auto(
     whole_workload: Callable[[], dict],
     probe: Callable[[LayerSpec | PartSpec], dict],
     predict: Callable[[dict], dict],
+    unpredictable: str | None = None,
 ) -> dict:
     """--split auto: the fewest parts the predictor says fit (split_choice), run; a run that still
-    meets memory trouble is split further (the next count up), never retried as it was."""
+    meets memory trouble is split further (the next count up), never retried as it was.
+    `unpredictable`: why this run's backend has no prediction (then one circuit, as under never)."""
     budget, where = budget_of(config)
+    why_whole = None
     try:
         ladder_counts(spec, config.profile)
     except ValueError as e:  # no tiles: one circuit, under the engine's own admission
+        why_whole = f"no tile split: {e}"
+    if why_whole is None and unpredictable is not None:
+        why_whole = f"nothing to choose parts by: {unpredictable}"
+    if why_whole:
         result = run_whole()
-        result["split_choice"] = {
-            "parts": 1,
-            "budget_bytes": budget,
-            "budget_from": where,
-            "why": f"no tile split: {e}",
-        }
+        result["split_choice"] = {"parts": 1, "budget_bytes": budget, "budget_from": where, "why": why_whole}
         return result
     start, attempts = 1, list[dict]()
     while True:

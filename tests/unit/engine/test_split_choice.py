@@ -194,3 +194,23 @@ def test_the_budget_is_the_gpus_memory_where_a_gpu_backend_proves_on_one(tmp_pat
     assert budget_of(on_gpu) == (24 * 2**30, "the GPU's memory (RTX 3090; predicted host peak as its proxy)")
     cpu_prover = RunConfig(cache_dir=tmp_path, max_memory_bytes=100 * 2**30, gpu=gpu)  # ezkl-23 ignores the GPU
     assert budget_of(cpu_prover) == (100 * 2**30, "--max-memory")
+
+
+def test_a_backend_without_a_prediction_runs_whole_under_auto_and_says_why(tmp_path):
+    spec = get("Dense")
+    result = run_auto(
+        spec,
+        2.0,
+        RunConfig(cache_dir=tmp_path),
+        lambda: fake_result(spec, "ok"),
+        lambda *a, **k: pytest.fail("no parts to run"),
+        lambda: {},
+        lambda s: pytest.fail("nothing to probe"),
+        lambda s: pytest.fail("nothing to predict"),
+        unpredictable="no fitted prediction for backend 'ezkl-19': known ones are ezkl-23",
+    )
+    assert result["status"] == "ok" and result["split_choice"]["parts"] == 1
+    assert (
+        result["split_choice"]["why"]
+        == "nothing to choose parts by: no fitted prediction for backend 'ezkl-19': known ones are ezkl-23"
+    )
