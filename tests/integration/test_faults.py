@@ -104,7 +104,10 @@ def test_stage_under_an_address_space_limit_is_recorded_as_out_of_memory(tmp_pat
 
                 shutil.rmtree(d)
     r = run_experiment(
-        "Dense_Scaling_Large", 2.0, RunConfig(rounds=1, cache_dir=cache_dir, memory_limit_bytes=150 * 2**20)
+        # --split never: the death itself is what is checked (under auto it would be split further)
+        "Dense_Scaling_Large",
+        2.0,
+        RunConfig(rounds=1, cache_dir=cache_dir, memory_limit_bytes=150 * 2**20, split="never"),
     )
     assert r["status"] == "failed", r.get("failure")
     assert r["failure"]["kind"] == "out_of_memory" and r["failure"]["stage"] in ("setup", "prove")

@@ -40,6 +40,8 @@ from zkbench.resources.admission import default_budget_bytes
 
 SUMMED_SIZES = ("onnx_bytes", "compiled_bytes", "pk_bytes", "vk_bytes", "proof_bytes")
 MEMORY_DEATHS = ("out_of_memory", "killed")  # zkbench.engine.stage_worker's kinds of a child dead of memory
+MAX_RESPLITS = 4  # counts tried after the first before a run in memory trouble is given up as it is
+KILLED_NEAR_BUDGET = 0.5  # a SIGKILL counts as memory's when the predicted peak was at least this share of the budget
 
 
 def wanted(config: RunConfig, spec) -> bool:
@@ -70,15 +72,22 @@ def budget_of(config: RunConfig) -> tuple[int, str]:
     return budget, where
 
 
-def memory_trouble(result: dict) -> str | None:
+def memory_trouble(result: dict, budget_bytes: int) -> str | None:
     """Why a run (whole or split) should be split further: a part (or the whole) skipped because its
-    predicted peak is over the budget, or dead of memory; None otherwise."""
+    predicted peak is over the budget, or dead of memory (a MemoryError; a SIGKILL, the OOM killer's
+    signal, only when the dead run's predicted peak was near the budget: a kill far below it is
+    someone else's); None otherwise."""
     if result["status"] == "skipped" and "predicted peak" in (result.get("skip_reason") or ""):
         return result["skip_reason"]
     failure = result.get("failure") or {}
-    if result["status"] == "failed" and failure.get("kind") in MEMORY_DEATHS:
-        return f"{failure['stage']}: {failure['cause']}"
-    return None
+    if result["status"] != "failed" or failure.get("kind") not in MEMORY_DEATHS:
+        return None
+    if failure["kind"] == "killed":
+        dead = [p for p in (result.get("split") or {}).get("per_part", []) if p.get("status") == "failed"]
+        prediction = (dead[-1] if dead else result).get("prediction") or {}
+        if prediction.get("peak_rss_bytes", 0) < KILLED_NEAR_BUDGET * budget_bytes:
+            return None
+    return f"{failure['stage']}: {failure['cause']}"
 
 
 def run_auto(
@@ -129,10 +138,13 @@ def run_auto(
         else:
             result = run_split(spec, tol, replace(config, split=choice.parts), run_part, whole_workload)
         result["split_choice"] = record
-        trouble = memory_trouble(result)
+        trouble = memory_trouble(result, budget)
         if trouble is None:
             return result
         attempts.append({"parts": choice.parts, "trouble": trouble})
+        if len(attempts) > MAX_RESPLITS:  # memory trouble at every count tried: it is not the size
+            result["split_choice"]["gave_up"] = f"memory trouble at {len(attempts)} part counts in a row"
+            return result
         start = choice.parts + 1
 
 
@@ -248,7 +260,8 @@ def part_record(p: PartSpec, r: dict) -> dict:
     """What the split block says of one part."""
     rec = {"name": p.name, "status": r["status"]}
     if r["status"] != "ok":
-        return {**rec, "reason": (r.get("failure") or {}).get("cause") or r.get("skip_reason")}
+        reason = (r.get("failure") or {}).get("cause") or r.get("skip_reason")
+        return {**rec, "reason": reason, "prediction": r.get("prediction")}
     stages = r["stages"]
     return {
         **rec,

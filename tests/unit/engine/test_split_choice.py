@@ -15,7 +15,7 @@ from zkbench.engine.split_choice import (
     probe_count,
     scaled_settings,
 )
-from zkbench.engine.split_step import budget_of, memory_trouble, run_auto
+from zkbench.engine.split_step import MAX_RESPLITS, budget_of, memory_trouble, run_auto
 from zkbench.layers import get
 from zkbench.layers.split import PartSpec
 
@@ -129,7 +129,8 @@ def fake_result(spec, status, **extra):
 
 def test_a_run_in_memory_trouble_is_split_further_never_rerun_as_it_was(tmp_path):
     """The whole is predicted to fit, but its own admission skips it: auto tries 2 parts; a part of
-    2 dies of memory: auto tries 4, whose parts are skipped for their prediction: 8. Each count once."""
+    2 dies of memory: auto tries 4, whose parts are skipped for their prediction: 8, ... Each count
+    once, and after MAX_RESPLITS more counts in trouble the run is given up as it is."""
     spec = get("Dense")
     ran: list[tuple[str, int]] = []
 
@@ -142,7 +143,12 @@ def test_a_run_in_memory_trouble_is_split_further_never_rerun_as_it_was(tmp_path
     def run_part(name, tol, cfg, spec):
         ran.append((name, spec.n))
         if spec.n == 2:
-            return fake_result(spec, "failed", failure={"stage": "setup", "kind": "killed", "cause": "SIGKILL"})
+            return fake_result(
+                spec,
+                "failed",
+                failure={"stage": "setup", "kind": "killed", "cause": "SIGKILL"},
+                prediction={"peak_rss_bytes": 7 * 2**30},
+            )
         return fake_result(
             spec, "skipped", skip_reason="needs ~9 GiB (predicted peak RSS at logrows 17), 8 GiB available"
         )
@@ -152,23 +158,28 @@ def test_a_run_in_memory_trouble_is_split_further_never_rerun_as_it_was(tmp_path
     counts = [n for _, n in ran]
     assert counts[0] == 1 and 2 in counts and 4 in counts  # the whole, then 2 parts, then 4
     assert counts.count(2) == 1  # the dead part's count is not retried: the next count up is
-    assert len({n for _, n in ran}) == len(set(counts)) and ran[-1][1] == 128  # up to the most tiles
+    assert len(counts) == len(set(counts)) == 1 + MAX_RESPLITS  # each count once, then given up
     attempts = result["split_choice"]["earlier_attempts"]
     assert [a["parts"] for a in attempts][:3] == [1, 2, 4] and "SIGKILL" in attempts[1]["trouble"]
     assert result["status"] == "skipped" and result["split_choice"]["budget_from"] == "--max-memory"
+    assert "memory trouble at 5 part counts in a row" == result["split_choice"]["gave_up"]
 
 
 def test_only_memory_sends_a_run_to_more_parts():
-    assert memory_trouble({"status": "skipped", "skip_reason": "needs ~1 GiB (predicted peak RSS at logrows 20), x"})
-    assert memory_trouble({"status": "failed", "failure": {"stage": "prove", "kind": "out_of_memory", "cause": "x"}})
-    assert (
-        memory_trouble(
-            {"status": "failed", "failure": {"stage": "accuracy", "kind": "tolerance_not_met", "cause": "x"}}
-        )
-        is None
-    )
-    assert memory_trouble({"status": "skipped", "skip_reason": "no GPU"}) is None
-    assert memory_trouble({"status": "ok"}) is None
+    budget = 8 * 2**30
+    skipped = {"status": "skipped", "skip_reason": "needs ~9 GiB (predicted peak RSS at logrows 20), x"}
+    assert memory_trouble(skipped, budget)
+    oom = {"status": "failed", "failure": {"stage": "prove", "kind": "out_of_memory", "cause": "x"}}
+    assert memory_trouble(oom, budget)
+    killed = {"status": "failed", "failure": {"stage": "prove", "kind": "killed", "cause": "SIGKILL"}}
+    assert memory_trouble({**killed, "prediction": {"peak_rss_bytes": 7 * 2**30}}, budget)  # near the budget
+    assert memory_trouble({**killed, "prediction": {"peak_rss_bytes": 2**27}}, budget) is None  # someone's kill -9
+    part = {"name": "x~part1of2", "status": "failed", "prediction": {"peak_rss_bytes": 7 * 2**30}}
+    assert memory_trouble({**killed, "split": {"per_part": [part]}}, budget)
+    missed = {"status": "failed", "failure": {"stage": "accuracy", "kind": "tolerance_not_met", "cause": "x"}}
+    assert memory_trouble(missed, budget) is None
+    assert memory_trouble({"status": "skipped", "skip_reason": "no GPU"}, budget) is None
+    assert memory_trouble({"status": "ok"}, budget) is None
 
 
 def test_a_layer_without_tiles_runs_whole_under_auto_and_says_why(tmp_path):
