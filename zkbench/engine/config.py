@@ -86,6 +86,9 @@ class RunConfig:
     # "auto": split only when the memory budget demands it; "never": one circuit; N > 1: proved as N
     # tiles of the layer (zkbench.engine.split_step)
     split: str | int = "auto"
+    # set by --split auto on the one circuit it runs: the budget that circuit's predicted peak must fit
+    # (zkbench.engine.split_step.budget_of, which may be a GPU's memory); over it, the run is skipped
+    part_budget_bytes: int | None = None
 
     def __post_init__(self):
         self.cache_dir = Path(self.cache_dir).expanduser()

@@ -25,8 +25,9 @@ from zkbench.units import human_bytes
 
 MAX_LOGROWS = 26  # ezkl's largest circuit (its SRS and FFT domain)
 PROBE_OPS = 2**17  # a probe part this small searches in about a minute on 2 cores
-RESERVED_ROWS = 64
-PROBE_MAX_LOGROWS = 21  # the largest part probed for real to check a scaled estimate (a search of it)  # blinding factors and padding ezkl keeps free at the end of the domain
+RESERVED_ROWS = 64  # blinding factors and padding ezkl keeps free at the end of the domain
+RULE = "the fewest parts whose largest part's predicted peak fits the budget"
+PROBE_MAX_LOGROWS = 21  # the largest part probed for real to check a scaled estimate (a search of it)
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Choice:
             "budget_bytes": self.budget_bytes,
             "probe": self.probe,
             "ladder": [r.record() for r in self.ladder],
-            "rule": "the fewest parts whose largest part's predicted peak fits the budget",
+            "rule": RULE,
         }
 
     def why_none(self) -> str:

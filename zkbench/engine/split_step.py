@@ -32,7 +32,7 @@ from zkbench.backends import definition, get_backend
 from zkbench.engine.config import RunConfig
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.metric import accuracy
-from zkbench.engine.split_choice import choose, ladder_counts
+from zkbench.engine.split_choice import RULE, choose, ladder_counts, part_ops, probe_count
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import LayerSpec, Spec
 from zkbench.layers.split import PartSpec, Tiling, parts_of, reassemble, tile_input
@@ -94,7 +94,7 @@ def run_auto(
     spec: LayerSpec,
     tol: float,
     config: RunConfig,
-    run_whole: Callable[[], dict],
+    run_whole: Callable[[int | None], dict],
     run_part: Callable[..., dict],
     whole_workload: Callable[[], dict],
     probe: Callable[[LayerSpec | PartSpec], dict],
@@ -113,16 +113,28 @@ def run_auto(
     if why_whole is None and unpredictable is not None:
         why_whole = f"nothing to choose parts by: {unpredictable}"
     if why_whole:
-        result = run_whole()
+        result = run_whole(None)
         result["split_choice"] = {"parts": 1, "budget_bytes": budget, "budget_from": where, "why": why_whole}
         return result
-    start, attempts = 1, list[dict]()
+    start, attempts, weighed = 1, list[dict](), list[dict]()
+    if probe_count(spec, config.profile, ladder_counts(spec, config.profile)) == 1:
+        # the whole is small enough to be its own probe: run it, admitted by the budget (its own
+        # prediction after compile, before any key); only a whole that does not fit is split, so a
+        # run that fits measures its own export and search rather than reading a probe's from the cache
+        result = run_whole(budget)
+        result["split_choice"] = {**whole_record(spec, config.profile, result, budget), "budget_from": where}
+        trouble = memory_trouble(result, budget)
+        if trouble is None:
+            return result
+        attempts.append({"parts": 1, "trouble": trouble})
+        start, weighed = 2, result["split_choice"]["ladder"]
     while True:
         try:
             choice = choose(spec, config.profile, budget, probe, predict, start=start)
         except StageFailed as e:
             return failed(base_result(spec, tol, config), e.stage, e.kind, f"probe for --split auto: {e.cause}")
         record = {**choice.record(), "budget_from": where, "earlier_attempts": attempts}
+        record["ladder"] = weighed + record["ladder"]  # the whole's own rung first, when it ran
         if choice.parts is None:
             result = base_result(spec, tol, config)
             why = (
@@ -134,7 +146,7 @@ def run_auto(
             result.setdefault("stages", {})
             return result
         if choice.parts == 1:
-            result = run_whole()
+            result = run_whole(budget)
         else:
             result = run_split(spec, tol, replace(config, split=choice.parts), run_part, whole_workload)
         result["split_choice"] = record
@@ -146,6 +158,33 @@ def run_auto(
             result["split_choice"]["gave_up"] = f"memory trouble at {len(attempts)} part counts in a row"
             return result
         start = choice.parts + 1
+
+
+def whole_record(spec: LayerSpec, profile: str, result: dict, budget_bytes: int) -> dict:
+    """split_choice for a whole run as its own probe: the one rung weighed is the whole's own
+    prediction (made by the run after compile); parts 1 when it fitted, None when it did not."""
+    prediction, circuit = result.get("prediction") or {}, result.get("circuit") or {}
+    rung = []
+    if "peak_rss_bytes" in prediction and "logrows" in circuit:
+        rung = [
+            {
+                "parts": 1,
+                "logrows": circuit["logrows"],
+                "num_rows": circuit.get("num_rows"),
+                "predicted_peak_rss_bytes": prediction["peak_rss_bytes"],
+                "predicted_prove_seconds": prediction.get("prove_seconds"),
+                "fits": prediction["peak_rss_bytes"] <= budget_bytes,
+            }
+        ]
+    fitted = not rung or rung[0]["fits"]
+    return {
+        "parts": 1 if fitted else None,
+        "budget_bytes": budget_bytes,
+        "probe": {"spec": spec.name, "parts": 1, "ops": part_ops(spec, profile, 1), "run": "the whole, as the run"},
+        "ladder": rung,
+        "rule": RULE,
+        "earlier_attempts": [],
+    }
 
 
 def run_split(

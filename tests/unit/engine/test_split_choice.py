@@ -134,7 +134,7 @@ def test_a_run_in_memory_trouble_is_split_further_never_rerun_as_it_was(tmp_path
     spec = get("Dense")
     ran: list[tuple[str, int]] = []
 
-    def run_whole():
+    def run_whole(budget):
         ran.append(("whole", 1))
         return fake_result(
             spec, "skipped", skip_reason="needs ~9 GiB (predicted peak RSS at logrows 18), 8 GiB available"
@@ -189,7 +189,7 @@ def test_a_layer_without_tiles_runs_whole_under_auto_and_says_why(tmp_path):
         spec,
         2.0,
         config,
-        lambda: fake_result(spec, "ok"),
+        lambda budget: fake_result(spec, "ok"),
         lambda *a, **k: pytest.fail("no parts to run"),
         lambda: {},
         lambda s: pytest.fail("nothing to probe"),
@@ -213,7 +213,7 @@ def test_a_backend_without_a_prediction_runs_whole_under_auto_and_says_why(tmp_p
         spec,
         2.0,
         RunConfig(cache_dir=tmp_path),
-        lambda: fake_result(spec, "ok"),
+        lambda budget: fake_result(spec, "ok"),
         lambda *a, **k: pytest.fail("no parts to run"),
         lambda: {},
         lambda s: pytest.fail("nothing to probe"),
@@ -225,3 +225,68 @@ def test_a_backend_without_a_prediction_runs_whole_under_auto_and_says_why(tmp_p
         result["split_choice"]["why"]
         == "nothing to choose parts by: no fitted prediction for backend 'ezkl-19': known ones are ezkl-23"
     )
+
+
+def test_a_small_whole_is_its_own_probe_run_first_and_split_only_when_its_prediction_is_over(tmp_path):
+    """The smoke Dense is small: auto runs it whole at once, admitted by the budget (no separate probe,
+    so a run that fits measures its own export and search); a whole skipped for its predicted peak
+    is then split, the whole's cached search standing as the probe."""
+    spec = get("Dense")
+    config = RunConfig(profile="smoke", cache_dir=tmp_path, max_memory_bytes=8 * 2**30)
+    assert probe_count(spec, "smoke", ladder_counts(spec, "smoke")) == 1
+    fitted = {
+        "prediction": {"peak_rss_bytes": 2**30, "prove_seconds": 0.5},
+        "circuit": {"logrows": 12, "num_rows": 900},
+    }
+    budgets = []
+
+    def run_whole(budget):
+        budgets.append(budget)
+        return fake_result(spec, "ok", **fitted)
+
+    result = run_auto(
+        spec,
+        2.0,
+        config,
+        run_whole,
+        lambda *a, **k: pytest.fail("no parts to run"),
+        lambda: {},
+        lambda s: pytest.fail("the whole run is the probe"),
+        peak_per_row(1.0),
+    )
+    assert budgets == [8 * 2**30] and result["status"] == "ok"
+    choice = result["split_choice"]
+    assert choice["parts"] == 1 and choice["budget_from"] == "--max-memory"
+    assert choice["ladder"] == [
+        {
+            "parts": 1,
+            "logrows": 12,
+            "num_rows": 900,
+            "predicted_peak_rss_bytes": 2**30,
+            "predicted_prove_seconds": 0.5,
+            "fits": True,
+        }
+    ]
+
+    over = {**fitted, "prediction": {"peak_rss_bytes": 9 * 2**30}}
+    skip = "needs ~9 GiB (predicted peak RSS at logrows 12), 8 GiB available"
+    probed, parts = [], []
+
+    def run_part(name, tol, cfg, spec):
+        parts.append(spec.n)
+        return fake_result(spec, "failed", failure={"stage": "accuracy", "kind": "tolerance_not_met", "cause": "x"})
+
+    result = run_auto(
+        spec,
+        2.0,
+        config,
+        lambda budget: fake_result(spec, "skipped", skip_reason=skip, **over),
+        run_part,
+        lambda: {},
+        lambda s: probed.append(s.name) or settings(1000),
+        lambda s: {"peak_rss_bytes": 2**30, "prove_seconds": 1.0},
+    )
+    assert probed == ["Dense"] and parts == [2]  # the whole's search as the probe, then 2 parts
+    assert result["split_choice"]["earlier_attempts"] == [{"parts": 1, "trouble": skip}]
+    assert result["split_choice"]["parts"] == 2
+    assert [(r["parts"], r["fits"]) for r in result["split_choice"]["ladder"]] == [(1, False), (2, True)]
