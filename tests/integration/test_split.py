@@ -92,17 +92,10 @@ def test_split_auto_below_the_smallest_part_skips_with_the_reason(tmp_path):
     assert "setup" not in r["stages"] and r["split_choice"]["parts"] is None
 
 
-def test_a_model_of_your_own_asked_for_parts_fails_with_the_reason_and_runs_whole_under_auto(tmp_path, copy_model):
+def test_a_model_of_your_own_runs_whole_under_auto(tmp_path, copy_model):
+    """(Asked for parts, it splits along its graph: tests/integration/test_graph_split.py.)"""
     from zkbench.layers.custom import CustomSpec
 
-    d = copy_model(tmp_path)
-    spec = CustomSpec("mlp", d)
-    forced = run_experiment(
-        "mlp", 2.0, run_config({"rounds": "1", "cache_dir": str(tmp_path / "c"), "split": "2"}), spec=spec
-    )
-    validate(forced)
-    assert forced["status"] == "failed" and forced["failure"]["stage"] == "split"
-    assert "splits along its graph, which is not built yet" in forced["failure"]["cause"]
-    assert "\n" not in forced["failure"]["cause"] and "setup" not in forced.get("stages", {})
+    spec = CustomSpec("mlp", copy_model(tmp_path))
     auto = run_experiment("mlp", 2.0, run_config({"rounds": "1", "cache_dir": str(tmp_path / "c")}), spec=spec)
     assert auto["status"] == "ok" and "split" not in auto

@@ -70,8 +70,13 @@ class Ezkl23:
     def gen_srs(self, path: str, logrows: int) -> None:
         self._call("gen_srs", path, logrows)
 
-    def witness(self, data: str, compiled: str, out: str) -> None:
-        self._call("gen_witness", data, compiled, out)
+    def witness(self, data: str, compiled: str, out: str, vk: str | None = None, srs: str | None = None) -> None:
+        # a circuit with committed (polycommit) inputs or outputs needs the key and SRS to commit them
+        self._call("gen_witness", data, compiled, out, *((vk, srs) if vk else ()))
+
+    def swap_commitments(self, proof: str, witness: str) -> None:
+        """Put the witness's input/output commitments into the proof file (ezkl's proof splitting)."""
+        self._call("swap_proof_commitments", proof, witness)
 
     def setup(self, compiled: str, vk: str, pk: str, srs: str) -> None:
         self._call("setup", compiled, vk, pk, srs)

@@ -12,9 +12,19 @@ from zkbench.engine.search.metric import accuracy, top1_agreement
 from zkbench.engine.stage_records import measured
 
 
-def witnesses(exp, wl: dict, circuit: dict) -> None:
-    """Stage `witness` and the result's `accuracy` block."""
+def committed(settings: dict) -> bool:
+    """Whether the circuit commits to its inputs or outputs (polycommit: a graph split's part)."""
+    ra = settings["run_args"]  # the run arg is "polycommit"; settings.json calls it "KZGCommit"
+    return bool(
+        {"polycommit", "kzgcommit"} & {str(ra.get(v)).lower() for v in ("input_visibility", "output_visibility")}
+    )
+
+
+def witnesses(exp, wl: dict, circuit: dict, vk: str, srs: str) -> None:
+    """Stage `witness` and the result's `accuracy` block. `vk` and `srs` make the commitments of a
+    circuit that commits to its inputs or outputs (otherwise unused)."""
     d, compiled = Path(wl["dir"]), str(Path(circuit["dir"]) / "network.ezkl")
+    keys = {"vk": vk, "srs": srs} if committed(json.loads((Path(circuit["dir"]) / "settings.json").read_text())) else {}
     ref_doc = json.loads((d / "reference.json").read_text())
     # the held-out samples the workload has (a user's may be fewer), counted in its manifest
     n = sum(re.fullmatch(r"heldout_\d+\.json", f) is not None for f in wl["files"])
@@ -26,6 +36,7 @@ def witnesses(exp, wl: dict, circuit: dict) -> None:
                 data=str(d / f"heldout_{i}.json"),
                 compiled=compiled,
                 out=str(exp.work / f"witness_{i}.json"),
+                **keys,
             )
             if i == 0:  # the witness of the proven sample, from a fresh child, is the benchmarked one
                 exp.stages["witness"] = measured(rep)

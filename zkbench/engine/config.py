@@ -89,6 +89,9 @@ class RunConfig:
     # set by --split auto on the one circuit it runs: the budget that circuit's predicted peak must fit
     # (zkbench.engine.split_step.budget_of, which may be a GPU's memory); over it, the run is skipped
     part_budget_bytes: int | None = None
+    # a graph split's part after the first: the previous part's witness of the proven sample, whose
+    # committed outputs this part's proof must be over (zkbench.engine.graph_link)
+    link_from: Path | None = None
 
     def __post_init__(self):
         self.cache_dir = Path(self.cache_dir).expanduser()

@@ -17,7 +17,7 @@ from pathlib import Path
 from zkbench.engine.config import RunConfig
 from zkbench.engine.experiment import Experiment, predicted
 from zkbench.engine.result_parts import base_result
-from zkbench.engine.search.candidate import Candidate
+from zkbench.engine.search.candidate import Candidate, fixed_run_args
 from zkbench.engine.split_choice import choose, ladder_counts, part_ops, probe_count, probe_spec
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import experiment_id, get, parse_tolerance
@@ -115,7 +115,7 @@ def settings_bound(exp: Experiment, wl: dict, cand: Candidate, tmp: Path, timeou
         op="gen_settings",
         onnx=str(Path(wl["dir"]) / "network.onnx"),
         settings=str(path),
-        run_args=cand.run_args(),
+        run_args=cand.run_args(fixed_run_args(Path(wl["dir"]))),
         timeout_s=timeout_s,
     )
     s = json.loads(path.read_text())
@@ -160,7 +160,12 @@ def evaluation_seconds(evaluation: dict) -> float:
 def remake_settings(exp: Experiment, wl: dict, cand: Candidate, tmp: Path, timeout_s: float | None) -> Path:
     onnx, settings = str(Path(wl["dir"]) / "network.onnx"), tmp / "settings.json"
     exp.stage(
-        "settings", op="gen_settings", onnx=onnx, settings=str(settings), run_args=cand.run_args(), timeout_s=timeout_s
+        "settings",
+        op="gen_settings",
+        onnx=onnx,
+        settings=str(settings),
+        run_args=cand.run_args(fixed_run_args(Path(wl["dir"]))),
+        timeout_s=timeout_s,
     )
     exp.stage(
         "calibrate",

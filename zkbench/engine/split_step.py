@@ -187,6 +187,17 @@ def whole_record(spec: LayerSpec, profile: str, result: dict, budget_bytes: int)
     }
 
 
+def no_tiles(spec: Spec, profile: str) -> str | None:
+    """Why `spec` has no tiles (then it splits along its graph); None when it tiles."""
+    if not isinstance(spec, LayerSpec):
+        return "a model of your own has no tiles"
+    try:
+        ladder_counts(spec, profile)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def run_split(
     spec: Spec,
     tol: float,
@@ -197,14 +208,7 @@ def run_split(
     """The split experiment's result document. `whole_workload()`: the whole layer's workload entry
     (its inputs and float outputs), as the engine's workload step caches it."""
     result = base_result(spec, tol, config)
-    if not isinstance(spec, LayerSpec):
-        return failed(
-            result,
-            "split",
-            "no_split",
-            f"{spec.name} cannot be split into {config.split} parts: a model of your own splits along its "
-            "graph, which is not built yet (run it with --split never or auto)",
-        )
+    assert isinstance(spec, LayerSpec), "a model with no tiles splits along its graph (graph_split_step)"
     try:
         parts = parts_of(spec, config.profile, int(config.split))
     except ValueError as e:
@@ -217,7 +221,7 @@ def run_split(
             results.append(run_part(p.name, tol, part_cfg, spec=p))
             if results[-1]["status"] != "ok":
                 break
-        combined = combine(result, parts, results)
+        combined = combine(result, [p.name for p in parts], t.how, results)
         if combined["status"] != "ok":
             return combined
         whole = whole_workload()
@@ -229,19 +233,22 @@ def failed(result: dict, stage: str, kind: str, cause: str) -> dict:
     return result
 
 
-def combine(result: dict, parts: list[PartSpec], results: list[dict]) -> dict:
-    """The parts' records as one: status, stages, sizes, circuit, soundness and the split block."""
+def combine(result: dict, names: list[str], how: str, results: list[dict]) -> dict:
+    """The parts' records (the parts named `names`, split as `how` says) as one: status, stages,
+    sizes, circuit, soundness and the split block."""
+    n = len(names)
     result["split"] = {
-        "parts": len(parts),
-        "how": parts[0].tiling(result["profile"]).how,
-        "per_part": [part_record(p, r) for p, r in zip(parts, results, strict=False)]
+        "parts": n,
+        "how": how,
+        "per_part": [part_record(name, r) for name, r in zip(names, results, strict=False)]
         + [
-            {"name": p.name, "status": "not run", "reason": "an earlier part was not ok"} for p in parts[len(results) :]
+            {"name": name, "status": "not run", "reason": "an earlier part was not ok"}
+            for name in names[len(results) :]
         ],
     }
-    for p, r in zip(parts, results, strict=False):
+    for k, (name, r) in enumerate(zip(names, results, strict=False)):
         if r["status"] != "ok":
-            what = f"part {p.k + 1} of {p.n} ({p.name})"
+            what = f"part {k + 1} of {n} ({name})"
             if r["status"] == "skipped":
                 result.update(status="skipped", skip_reason=f"{what}: {r['skip_reason']}")
                 return result
@@ -250,7 +257,7 @@ def combine(result: dict, parts: list[PartSpec], results: list[dict]) -> dict:
     result["stages"] = {s: summed_stage([r["stages"][s] for r in results]) for s in results[0]["stages"]}
     result["sizes"] = {k: sum(r["sizes"].get(k, 0) for r in results) for k in SUMMED_SIZES if k in results[0]["sizes"]}
     largest = max(results, key=lambda r: (r["circuit"]["logrows"], r["circuit"]["num_rows"]))
-    result["circuit"] = {**largest["circuit"], "parts": len(parts)}
+    result["circuit"] = {**largest["circuit"], "parts": n}
     result["srs"] = {**largest["srs"], "parts_logrows": sorted({r["srs"]["logrows"] for r in results})}
     # every part searched on its own: the grid is theirs, no one candidate is the split's choice
     result["search"] = {
@@ -261,9 +268,7 @@ def combine(result: dict, parts: list[PartSpec], results: list[dict]) -> dict:
     }
     result["verified"] = all(r["verified"] for r in results)
     result["soundness"] = {
-        f"{check} (part {p.k + 1})": v
-        for p, r in zip(parts, results, strict=True)
-        for check, v in r["soundness"].items()
+        f"{check} (part {k + 1})": v for k, r in enumerate(results) for check, v in r["soundness"].items()
     }
     result["soundness_checked"] = all(r["soundness_checked"] for r in results)
     result["workload"] = {k: v for k, v in results[0]["workload"].items() if k != "part"}
@@ -295,9 +300,9 @@ def split_gpu(blocks: list[dict]) -> dict:
     }
 
 
-def part_record(p: PartSpec, r: dict) -> dict:
+def part_record(name: str, r: dict) -> dict:
     """What the split block says of one part."""
-    rec = {"name": p.name, "status": r["status"]}
+    rec = {"name": name, "status": r["status"]}
     if r["status"] != "ok":
         reason = (r.get("failure") or {}).get("cause") or r.get("skip_reason")
         return {**rec, "reason": reason, "prediction": r.get("prediction")}
@@ -307,6 +312,8 @@ def part_record(p: PartSpec, r: dict) -> dict:
         "logrows": r["circuit"]["logrows"],
         "num_rows": r["circuit"]["num_rows"],
         "input_scale": r["circuit"]["input_scale"],
+        # who sees the part's input and output: public, or committed (a graph split's cut tensors)
+        "visibility": {k: r["circuit"]["constraints"].get(f"{k}_visibility") for k in ("input", "output", "param")},
         "pk_bytes": r["sizes"]["pk_bytes"],
         "proof_bytes": r["sizes"]["proof_bytes"],
         "setup_peak_rss_bytes": stages["setup"]["peak_rss_bytes"],

@@ -42,10 +42,28 @@ def op_gen_srs(path: str, logrows: int):
     return None, lambda: prover.gen_srs(path, logrows)
 
 
-def op_witness(data: str, compiled: str, out: str):
+def op_witness(data: str, compiled: str, out: str, vk: str | None = None, srs: str | None = None):
     # The proven outputs as floats are read from the file after the timed call.
     prover = backend()
-    return (lambda: {"outputs": prover.read_outputs(out)}), (lambda: prover.witness(data, compiled, out))
+    return (lambda: {"outputs": prover.read_outputs(out)}), (lambda: prover.witness(data, compiled, out, vk, srs))
+
+
+def op_link(proof: str, witness: str, settings: str, vk: str, srs: str, out: str):
+    """A copy of `proof` (at `out`) with `witness`'s commitments swapped in, then verified: accepted only
+    when the proof was made over exactly those committed values (zkbench.engine.graph_link)."""
+    import shutil
+    from pathlib import Path
+
+    prover = backend()
+    box: dict = {}
+
+    def call():
+        shutil.copyfile(proof, out)
+        prover.swap_commitments(out, witness)
+        box["verdict"] = prover.verify(out, settings, vk, srs)
+        box["unchanged"] = Path(out).read_bytes() == Path(proof).read_bytes()
+
+    return box, call
 
 
 def op_import_srs(src: str, dst: str, expected_sha256: str | None):

@@ -58,6 +58,7 @@ def op_prepare_onnx(onnx_path: str, n_calibration: int, n_heldout: int, out_dir:
     but the reason (`checked: false`)."""
     import numpy as np
 
+    from zkbench.engine.search.candidate import FIXED_RUN_ARGS
     from zkbench.layers.custom import (
         describe_variations,
         float_reference,
@@ -121,6 +122,8 @@ def op_prepare_onnx(onnx_path: str, n_calibration: int, n_heldout: int, out_dir:
     import shutil
 
     shutil.copy(src, out / "network.onnx")
+    if src.with_name(FIXED_RUN_ARGS).is_file():  # a graph part's committed inputs/outputs
+        shutil.copy(src.with_name(FIXED_RUN_ARGS), out / FIXED_RUN_ARGS)
     ignored = ignored_entries(src.with_name("input.json"), inputs)
     return {
         "inputs": f"the user's input.json (proven) and {described}",

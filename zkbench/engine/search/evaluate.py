@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zkbench.engine.search.candidate import Candidate
+from zkbench.engine.search.candidate import Candidate, fixed_run_args
 from zkbench.engine.search.explain import worst_float_output
 from zkbench.engine.search.metric import float_part, has_discrete, mismatches, tol_metric
 
@@ -28,6 +28,7 @@ class Evaluator:
 
     def __init__(self, prover: Any, onnx: str, work: Path):
         self.prover, self.onnx, self.work = prover, onnx, work
+        self.fixed = fixed_run_args(Path(onnx).parent)
         ref_doc = json.loads((work / "reference.json").read_text())
         self.reference, self.layout = ref_doc["calibration"], ref_doc.get("outputs")
         # no float reference (a user's model no evaluator can run): nothing to measure an error against
@@ -37,7 +38,7 @@ class Evaluator:
 
     def candidate(self, c: Candidate) -> dict:
         name = f"cand_s{c.scale}_b{c.decomp_base}_l{c.decomp_legs}_c{c.num_inner_cols}"
-        return self.run_args(name, c.run_args(), [c.scale], [1])
+        return self.run_args(name, c.run_args(self.fixed), [c.scale], [1])
 
     def run_args(self, name: str, ra: dict, cal_scales: list[int] | None, cal_srm: list[int] | None) -> dict:
         """The circuit of run args `ra`, calibrated over `cal_scales` (None: ezkl's default scales), in
@@ -84,7 +85,7 @@ class Evaluator:
         """gen_settings alone: what the candidate's calibrated circuit costs at least (None: unknown)."""
         settings = self.work / f"bound_{c.stem}.json"
         try:
-            self.prover.gen_settings(self.onnx, str(settings), c.run_args())
+            self.prover.gen_settings(self.onnx, str(settings), c.run_args(self.fixed))
         except BaseException as e:  # noqa: BLE001 - pyo3 panics are BaseException
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise

@@ -13,7 +13,7 @@ from typing import Any
 
 from zkbench.engine.cache_keys import search_key
 from zkbench.engine.search.algorithm import ASSUMPTIONS
-from zkbench.engine.search.candidate import Candidate
+from zkbench.engine.search.candidate import Candidate, fixed_run_args
 from zkbench.engine.search.explain import explain_miss
 from zkbench.engine.stage_records import from_cache, measured
 from zkbench.engine.stage_worker import StageFailed
@@ -166,7 +166,7 @@ def chosen_settings(exp, wl: dict, c: dict, tmp: Path, meta: dict) -> None:
         ra, cal_scales, cal_srm = c["run_args"], c["calibrate_scales"], c["calibrate_srm"]
     else:
         cand = Candidate(c["scale"], c["decomp_base"], c["decomp_legs"], c["num_inner_cols"])
-        ra, cal_scales, cal_srm = cand.run_args(), [c["scale"]], [1]
+        ra, cal_scales, cal_srm = cand.run_args(fixed_run_args(d)), [c["scale"]], [1]
     [gen] = exp.stage("settings", op="gen_settings", onnx=onnx, settings=settings, run_args=ra)
     [cal] = exp.stage(
         "calibrate",

@@ -1,0 +1,66 @@
+"""Split proofs along a model's graph through the real engine (zkbench.engine.graph_split_step):
+consecutive segments of the ONNX graph, each proved as an experiment of its own, linked by
+committing each cut tensor (ezkl's proof splitting), judged on the last part's outputs."""
+
+from dataclasses import replace
+
+from zkbench.engine.experiment import graph_split, run_experiment
+from zkbench.engine.options import run_config
+from zkbench.layers import get
+from zkbench.results.store import validate
+
+
+def test_a_cnn_split_along_its_graph_is_proved_linked_and_meets_its_tolerance(tmp_path):
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache"), "split": "2"})
+    r = run_experiment("CNN_Strided", 2.0, cfg)
+    validate(r)
+    assert r["status"] == "ok" and r["verified"] and r["soundness_checked"], r.get("failure")
+    split = r["split"]
+    assert split["parts"] == 2 and split["how"].startswith("along the graph: input -> ")
+    assert split["linked"]["ok"] and split["linked"]["per_part"][1]["linked"]["verdict"] == "accepted"
+    assert all(c["own"]["ok"] for c in split["linked"]["per_part"])
+    assert all(p["verified"] and p["soundness_checked"] for p in split["per_part"])
+    # the cut tensor is committed on both sides, the model's own input and output stay public
+    first, last = (p["visibility"] for p in split["per_part"])
+    assert (first["input"], first["output"]) == ("public", "kzgcommit")
+    assert (last["input"], last["output"]) == ("kzgcommit", "public")
+    # every part at the whole model's scale: the second part's input is the first's output, exactly
+    assert {p["input_scale"] for p in split["per_part"]} == {split["scale"]["input_scale"]}
+    acc = r["accuracy"]
+    assert acc["through_parts"] == 2 and acc["tolerance_met"] and acc["tol_metric"] <= 2.0
+    assert acc["float_values"] == 10 and acc["samples"] == 4  # per sample the whole model's 10 logits, not a part's
+    assert r["sizes"]["proof_bytes"] == sum(p["proof_bytes"] for p in split["per_part"])
+    assert r["stages"]["prove"]["peak_rss_bytes"] == max(p["prove_peak_rss_bytes"] for p in split["per_part"])
+
+
+def test_a_part_proved_on_other_values_than_the_previous_part_committed_fails_the_link(tmp_path):
+    """The second part is proved on the first part's proven output of the proved sample, but the
+    commitment it is linked to is swapped for the first part's output on another input: the verifier
+    rejects the swapped proof, and the experiment fails at stage link."""
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache"), "split": "2"})
+
+    def swapping(name, tol, part_cfg, spec):
+        if part_cfg.link_from is not None:
+            part_cfg = replace(part_cfg, link_from=part_cfg.link_from.with_name("witness_1.json"))
+        return run_experiment(name, tol, part_cfg, spec=spec)
+
+    r = graph_split(get("CNN_Strided"), 2.0, cfg, run_part=swapping)
+    assert r["status"] == "failed" and r["failure"]["stage"] == "link", r.get("failure")
+    assert (
+        "part 2 of 2" in r["failure"]["cause"]
+        and "previous part's output commitments: rejected" in r["failure"]["cause"]
+    )
+    honest = graph_split(get("CNN_Strided"), 2.0, cfg)  # the same parts, linked to what was proved
+    assert honest["status"] == "ok" and honest["split"]["linked"]["ok"], honest.get("failure")
+
+
+def test_a_model_of_your_own_splits_along_its_graph(tmp_path, copy_model):
+    from zkbench.layers.custom import CustomSpec
+
+    spec = CustomSpec("mlp", copy_model(tmp_path))
+    r = run_experiment(
+        "mlp", 2.0, run_config({"rounds": "1", "cache_dir": str(tmp_path / "c"), "split": "2"}), spec=spec
+    )
+    validate(r)
+    assert r["status"] == "ok" and r["split"]["parts"] == 2 and r["split"]["linked"]["ok"], r.get("failure")
+    assert r["accuracy"]["tolerance_met"]
