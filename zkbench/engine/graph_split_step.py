@@ -30,7 +30,7 @@ from zkbench.backends import get_backend
 from zkbench.engine.config import RunConfig
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.metric import accuracy, top1_agreement
-from zkbench.engine.split_step import combine, failed, proof_io
+from zkbench.engine.split_step import combine, failed, judged, proof_io
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import Spec
 from zkbench.layers.custom import RUN_ARGS_FILE, CustomSpec
@@ -163,17 +163,8 @@ def measure_accuracy(result: dict, spec: Spec, last: Path, whole: Path, backend,
         "tol": tol,
     }
     acc["through_parts"] = len(result["split"]["per_part"])
-    acc["suite_tolerance_met"] = acc["tolerance_met"] = acc["tol_metric"] <= tol
-    acc["tolerance_mode"] = config.tolerance_mode
-    acc["tol_metric_parts_max"] = max(p["tol_metric"] for p in result["split"]["per_part"])
     if spec.classifier:
         acc["top1_agreement"] = top1_agreement(pairs)
-    result["accuracy"] = acc
-    if not acc["tolerance_met"]:
-        return failed(
-            result,
-            "accuracy",
-            "tolerance_not_met",
-            f"the last part's outputs are off by {acc['tol_metric']:.3g}% of the whole model's float outputs, above tol {tol:g}%",
-        )
-    return result
+    return judged(
+        result, acc, config, tol, "the last part's outputs are off by {:.3g}% of the whole model's float outputs"
+    )

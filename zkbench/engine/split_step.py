@@ -386,16 +386,19 @@ def check_and_measure(
         outputs.append(reassemble(pieces, t).flatten().tolist())
     pairs = list(zip(outputs, ref_doc["heldout"], strict=True))
     acc = {"checked": True, "reference": "torch", **accuracy(pairs, None), "tol": tol, "reassembled": True}
+    return judged(result, acc, config, tol, "the reassembled outputs are off by {:.3g}% of the float outputs")
+
+
+def judged(result: dict, acc: dict, config: RunConfig, tol: float, off_by: str) -> dict:
+    """A split's accuracy block judged against tol (the parts' worst error beside it); failed at stage
+    accuracy when missed, `off_by` (a format of the metric) saying what was off."""
     acc["suite_tolerance_met"] = acc["tolerance_met"] = acc["tol_metric"] <= tol
     acc["tolerance_mode"] = config.tolerance_mode
-    acc["tol_metric_parts_max"] = max(r["tol_metric"] for r in result["split"]["per_part"])
+    acc["tol_metric_parts_max"] = max(p["tol_metric"] for p in result["split"]["per_part"])
     result["accuracy"] = acc
     if not acc["tolerance_met"]:
         return failed(
-            result,
-            "accuracy",
-            "tolerance_not_met",
-            f"the reassembled outputs are off by {acc['tol_metric']:.3g}% of the float outputs, above tol {tol:g}%",
+            result, "accuracy", "tolerance_not_met", f"{off_by.format(acc['tol_metric'])}, above tol {tol:g}%"
         )
     return result
 
