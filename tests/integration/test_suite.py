@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench_formats import check_all
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = str(ROOT / "benchmarks")
 pytest_plugins = ["pytester"]
@@ -131,6 +133,9 @@ def test_xdist_run_merges_real_stats_into_benchmark_json(run, pytester):
         env={**os.environ, "COLUMNS": "200"},
     )
     assert cmp.returncode == 0 and "Tanh-tol2::prove" in cmp.stdout
+    # and as the CI-trend tools read it (github-action-benchmark, Bencher, pytest-benchmark compare)
+    charted = check_all(out, pytester.path)
+    assert any(name.endswith("[Tanh-tol2]::prove") for name in charted)
 
 
 def test_max_memory_below_a_prediction_skips_exactly_that_case_with_the_numbers(run):
