@@ -7,6 +7,10 @@
                                                 will a study fit? predicted memory and time, before running
     zkbench compare BASE NEW                    regressions between two runs (benchmark JSON or results dirs)
     zkbench report RESULTS_DIR --out report/    tables, CSV and plots of one or more runs
+    zkbench report RESULTS_DIR --html report.html --history hist/
+                                                one self-contained HTML page, with trends over the stored runs
+    zkbench history add RESULTS_DIR --store hist/
+                                                keep a run in a history store (trends, regressions)
     zkbench merge results/shard-* --out results/merged
                                                 shards' results in one directory, with the count check of the union
     zkbench predict check --cv 5                the memory/time predictor: measure, fit, check, show
@@ -22,7 +26,7 @@ import argparse
 import sys
 from types import ModuleType
 
-from zkbench.tools import backend, compare, docs, listing, merge, plan, predict, report, run, status
+from zkbench.tools import backend, compare, docs, history, listing, merge, plan, predict, report, run, status
 
 # The commands, in the order `zkbench --help` lists them: each a tool module with HELP (one line), its
 # docstring (the command's --help), add_arguments(parser) and run(args) -> exit status.
@@ -33,6 +37,7 @@ TOOLS: dict[str, ModuleType] = {
     "plan": plan,
     "compare": compare,
     "report": report,
+    "history": history,
     "merge": merge,
     "predict": predict,
     "backend": backend,
