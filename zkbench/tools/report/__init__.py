@@ -1,6 +1,11 @@
-"""Report over one or more results directories: markdown, CSV and PNG plots.
+"""Report over one or more results directories: markdown, CSV and PNG plots, and/or one HTML page.
 
     zkbench report RESULTS_DIR [RESULTS_DIR ...] --out DIR
+    zkbench report RESULTS_DIR [RESULTS_DIR ...] --html FILE [--history DIR]
+
+--html writes one self-contained page (zkbench.tools.report.html: the sortable, filterable table and
+interactive plots, nothing fetched at view time); --history adds each experiment's trend over the
+runs stored with `zkbench history add` and marks the runs that regressed.
 
 Writes DIR/report.md, DIR/results.csv (one row per result) and the plots report.md shows:
   scaling_<family>.png    prove time, proving-key size and peak RSS vs circuit rows (num_rows), log-log,
@@ -59,14 +64,30 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         metavar="RESULTS_DIR",
         help="results directory (results/<group>/<name>_tol<tol>.json); several merge",
     )
-    ap.add_argument("--out", type=Path, required=True, help="output directory")
+    ap.add_argument("--out", type=Path, help="output directory: report.md, results.csv and the PNGs")
+    ap.add_argument(
+        "--html", type=Path, metavar="FILE", help="one self-contained HTML page (zkbench.tools.report.html)"
+    )
+    ap.add_argument(
+        "--history", type=Path, metavar="DIR", help="with --html: trends over the runs of this store (zkbench history)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if not (args.out or args.html):
+        print("error: nothing to write: give --out DIR (markdown, CSV, PNGs) and/or --html FILE", file=sys.stderr)
+        return 2
+    if args.history and not args.html:
+        print("error: --history draws trends on the HTML page: give --html FILE too", file=sys.stderr)
+        return 2
     try:
-        path = build_report(args.results_dirs, args.out)
+        if args.out:
+            print(build_report(args.results_dirs, args.out))
+        if args.html:
+            from zkbench.tools.report.html import build_html  # Bokeh, imported only for the page
+
+            print(build_html(args.results_dirs, args.html, args.history))
     except BadInput as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(path)
     return 0
