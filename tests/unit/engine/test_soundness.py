@@ -119,3 +119,19 @@ def test_a_proof_that_never_decodes_is_not_a_rejection():
             }
         )
     assert e.value.kind == "check_failed" and "Transcript error" in e.value.cause
+
+
+def test_a_proof_with_no_public_value_is_checked_by_its_flipped_byte_alone():
+    """A middle part of a graph split commits its input and output: no instance to claim another
+    output in (its commitments are the graph link's to check)."""
+    names = []
+
+    def verify(tampered, name):
+        names.append(name)
+        return {"verdict": "rejected", "reason": "not satisfied"}
+
+    checks = soundness.check_proof(B, {"proof": list(range(64)), "instances": [[]]}, verify)
+    assert list(checks) == ["flipped_proof_byte"] and names == ["flipped_proof_byte"]
+    assert judge_soundness(checks)
+    both = soundness.check_proof(B, {"proof": list(range(64)), "instances": [[felt_to_hex(3)]]}, verify)
+    assert list(both) == ["flipped_proof_byte", "changed_public_output"]
