@@ -64,3 +64,48 @@ def test_a_model_of_your_own_splits_along_its_graph(tmp_path, copy_model):
     validate(r)
     assert r["status"] == "ok" and r["split"]["parts"] == 2 and r["split"]["linked"]["ok"], r.get("failure")
     assert r["accuracy"]["tolerance_met"]
+
+
+def test_every_part_is_laid_out_at_one_logrows_and_a_larger_later_part_proves_the_earlier_again(tmp_path):
+    """CNN_ReLU smoke in 2 parts: the first part's circuit needs logrows 12, the second 13. KZG
+    commitments of one tensor over 2^12 and over 2^13 rows differ, so the first part is proved again
+    at 13 and both commit over one domain; a second part laid out at 14 is not linked (rejected)."""
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache"), "split": "2"})
+    r = graph_split(get("CNN_ReLU"), 2.0, cfg)
+    assert r["status"] == "ok" and r["split"]["linked"]["ok"], r.get("failure")
+    first, second = r["split"]["per_part"]
+    assert (first["logrows"], first["raised_from_logrows"], second["logrows"]) == (13, 12, 13)
+    assert "raised_from_logrows" not in second
+    assert r["split"]["domain"]["logrows"] == 13
+    assert r["split"]["domain"]["proved_again"] == [
+        {"parts_proved": ["CNN_ReLU__graph1of2"], "logrows": 12, "then_needed": 13}
+    ]
+    assert r["accuracy"]["tolerance_met"]
+
+    def other_domain(name, tol, part_cfg, spec):
+        if part_cfg.link_from is not None:
+            part_cfg = replace(part_cfg, commit_logrows=14)
+        return run_experiment(name, tol, part_cfg, spec=spec)
+
+    apart = graph_split(get("CNN_ReLU"), 2.0, cfg, run_part=other_domain)
+    assert apart["status"] == "failed" and apart["failure"]["stage"] == "link", apart.get("failure")
+    assert "previous part's output commitments: rejected" in apart["failure"]["cause"]
+
+
+def test_auto_splits_a_cnn_along_its_graph_only_when_the_whole_does_not_fit(tmp_path):
+    """CNN_Strided smoke: the whole (logrows 12) is predicted at ~133 MiB, over a 115 MiB budget; two
+    segments of logrows 11 are predicted at ~79 MiB each and measured under the budget."""
+    budget = 115 * 2**20
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache")}, max_memory_bytes=budget)
+    r = run_experiment("CNN_Strided", 2.0, cfg)
+    validate(r)
+    assert r["status"] == "ok" and r["split"]["linked"]["ok"], r.get("failure") or r.get("skip_reason")
+    choice = r["split_choice"]
+    assert choice["how"] == "along the graph" and choice["parts"] == 2 and r["split"]["parts"] == 2
+    [whole] = choice["earlier_attempts"]
+    assert whole["parts"] == 1 and "available" in whole["trouble"]
+    assert choice["ladder"][0]["predicted_peak_rss_bytes"] > budget >= choice["ladder"][1]["predicted_peak_rss_bytes"]
+    assert all(max(p["setup_peak_rss_bytes"], p["prove_peak_rss_bytes"]) <= budget for p in r["split"]["per_part"])
+    assert r["accuracy"]["tolerance_met"]
+    roomy = run_experiment("CNN_Strided", 2.0, replace(cfg, max_memory_bytes=None))  # no budget: one circuit
+    assert roomy["status"] == "ok" and "split" not in roomy, roomy.get("failure")

@@ -92,6 +92,9 @@ class RunConfig:
     # a graph split's part after the first: the previous part's witness of the proven sample, whose
     # committed outputs this part's proof must be over (zkbench.engine.graph_link)
     link_from: Path | None = None
+    # a graph split's part: its circuit laid out at least at this logrows, the one domain all its parts
+    # commit their cut tensors over (KZG commitments of the same values over two domains differ)
+    commit_logrows: int | None = None
 
     def __post_init__(self):
         self.cache_dir = Path(self.cache_dir).expanduser()

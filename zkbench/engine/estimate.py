@@ -16,6 +16,8 @@ from pathlib import Path
 
 from zkbench.engine.config import RunConfig
 from zkbench.engine.experiment import Experiment, predicted
+from zkbench.engine.graph_choice import graph_ladder, weigh_graph
+from zkbench.engine.graph_split_step import LINKABLE
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.candidate import Candidate, fixed_run_args
 from zkbench.engine.split_choice import choose, ladder_counts, part_ops, probe_count, probe_spec
@@ -62,6 +64,7 @@ def plan_experiment(
         exp.r = base_result(spec, tol, config)
         try:
             wl = exp.workload()
+            plan["onnx"] = str(Path(wl["dir"]) / "network.onnx")  # what a graph split would cut (plan_split)
             if evaluate_max_logrows is not None:
                 bound = settings_bound(exp, wl, cand, Path(tmp), timeout_s)
                 if bound["run_args"]["logrows"] > evaluate_max_logrows:
@@ -221,6 +224,57 @@ def time_estimate(prediction: dict, evaluate_s: float, config: RunConfig, basis:
     }
 
 
+def by_memory_whole_or_graph(plan: dict, memory: int, config: RunConfig, no_tiles: str) -> dict:
+    """A model with no tiles under one memory size, as --split auto runs it (zkbench.engine.graph_choice):
+    whole when its prediction fits, else the fewest segments of its graph whose largest is predicted
+    to fit (the whole's circuit scaled by each segment's share of the cost), else nowhere."""
+    peak = plan["prediction"]["peak_rss_bytes"]
+    row = {
+        "memory_bytes": memory,
+        "parts": 1,
+        "logrows": plan["logrows"],
+        "peak_rss_bytes": peak,
+        "total_s": plan["estimate"]["total_s"],
+        "why": "",
+    }
+    if peak <= memory:
+        return row
+    if config.backend not in LINKABLE:
+        return {
+            **row,
+            "parts": None,
+            "why": f"one circuit needs more, no tiles ({no_tiles}), and {config.backend} cannot link a graph split",
+        }
+
+    def predict(s: dict) -> dict:
+        return predicted(s, config)
+
+    parts, rungs, why = graph_ladder(Path(plan["onnx"]), plan["settings"], predict, memory)
+    if parts is None:
+        last = rungs[-1] if rungs else None
+        return {
+            **row,
+            "parts": None,
+            **({"logrows": last.logrows, "peak_rss_bytes": last.peak_rss_bytes} if last else {}),
+            "why": f"no tiles ({no_tiles}); {why}",
+            "ladder": [r.record() for r in rungs],
+        }
+    rung, prove_s = weigh_graph(Path(plan["onnx"]), parts, plan["settings"], predict, memory)
+    # the whole's search (it runs first, then is found too big) and the parts' searches (about as much
+    # again), the setups and proves scaled by the segments' predicted prove seconds summed
+    est, whole_prove = plan["estimate"], plan["prediction"].get("prove_seconds") or 0.0
+    scale = prove_s / whole_prove if whole_prove else 1.0
+    return {
+        **row,
+        "parts": parts,
+        "logrows": rung.logrows,
+        "peak_rss_bytes": rung.peak_rss_bytes,
+        "total_s": 2 * est["search_s"] + (est["setup_s"] + est["prove_s"]) * scale,
+        "how": "along the graph",
+        "ladder": [r.record() for r in rungs],
+    }
+
+
 def plan_split(
     spec,
     tol,
@@ -233,7 +287,8 @@ def plan_split(
     """One experiment under each memory size, as --split auto would run it there: one circuit, the
     fewest parts predicted to fit (zkbench.engine.split_choice, probing the same part a run probes,
     here by one candidate evaluation at `run_args`), or nothing that fits, and the time it would take.
-    A layer with no tiles (LayerNorm, the CNNs, a user's model) is planned whole, as before."""
+    A layer with no tiles (LayerNorm, the CNNs, a user's model) is planned whole, and where the whole
+    does not fit, split along its graph (by_memory_whole_or_graph)."""
     try:
         ladder_counts(spec, config.profile)
     except (ValueError, AttributeError) as e:  # no tiles (a user's model has no module to tile)
@@ -249,18 +304,7 @@ def plan_split(
         )
         plan["probe"] = {"spec": spec.name, "parts": 1, "no_tiles": str(e)}
         if plan["status"] == "ok":
-            peak = plan["prediction"]["peak_rss_bytes"]
-            plan["by_memory"] = [
-                {
-                    "memory_bytes": m,
-                    "parts": 1 if peak <= m else None,
-                    "logrows": plan["logrows"],
-                    "peak_rss_bytes": peak,
-                    "total_s": plan["estimate"]["total_s"],
-                    "why": "" if peak <= m else f"one circuit needs more and it has no tiles ({e})",
-                }
-                for m in memories
-            ]
+            plan["by_memory"] = [by_memory_whole_or_graph(plan, m, config, str(e)) for m in memories]
         return plan
     n_probe = probe_count(spec, config.profile, ladder_counts(spec, config.profile))
     probed = probe_spec(spec, config.profile, n_probe)

@@ -11,6 +11,10 @@ that has no tiles: the CNNs, LayerNorm, a model of your own). ezkl's proof-split
   part k quantizes at part k - 1's output scale: the same field elements), so its proof can be over
   exactly what part k - 1's proof committed; zkbench.engine.graph_link checks it, and a part proved
   on anything else fails the experiment (stage link);
+- one domain: a KZG commitment of the same values over 2^17 rows differs from one over 2^18, so every
+  part is laid out at the largest logrows any part needs (RunConfig.commit_logrows; CNN_Strided at
+  the paper's shapes: parts of 18 and 19). A part's need is known after its search, before its keys;
+  a later part needing more sends the split back to its first part, proved again at that logrows;
 - accuracy: the suite's metric on the last part's outputs (the proved sample's from its verified
   proof) against the whole model's float outputs, on every held-out input.
 
@@ -21,6 +25,7 @@ float reference), its held-out inputs the previous part's proven outputs.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -39,6 +44,11 @@ from zkbench.layers.graph_split import Segment, extract, segments
 # the backends whose prover swaps commitments into a proof (ezkl 23's swap_proof_commitments), the
 # graph link's check; the older releases' adapters do not speak it yet
 LINKABLE = ("ezkl-23", "ezkl-23-noio")
+
+
+def linkable(config: RunConfig) -> bool:
+    """Whether this run's backend can prove a graph split (its parts linked by commitments)."""
+    return config.backend in LINKABLE
 
 
 def visibility(k: int, n: int) -> dict:
@@ -80,10 +90,12 @@ def run_graph_split(
     run_part: Callable[..., dict],
     whole_workload: Callable[[], dict],
     whole_settings: Callable[[], dict],
+    part_settings: Callable[[Spec, float, RunConfig], dict],
 ) -> dict:
     """The split experiment's result document, its parts run by `run_part` (run_experiment).
     `whole_settings()`: the settings of the circuit the search chooses for the whole model (its
-    search only, cached as a run of it caches it): every part proves at its scale."""
+    search only, cached as a run of it caches it): every part proves at its scale. `part_settings`:
+    the same for a part (probe_settings), whose logrows it needs is known before its keys."""
     n = int(config.split)
     result = base_result(spec, tol, config)
     if config.backend not in LINKABLE:
@@ -113,25 +125,52 @@ def run_graph_split(
         return failed(result, e.stage, e.kind, f"the whole model's search, whose scale the parts prove at: {e.cause}")
     with tempfile.TemporaryDirectory(prefix=f"zkbench-graph-{result['id']}-") as tmp:
         keep = Path(tmp)
-        results: list[dict] = []
-        link_from, scales = None, (scale,)
-        for seg, name in zip(segs, names, strict=True):
-            write_model(keep / "models" / name, whole / "network.onnx", seg, n, proven, calibration)
-            part = CustomSpec(name, keep / "models" / name, group=spec.group)
-            cfg = replace(config, split="never", artifacts_dir=keep / "kept", link_from=link_from, scales=scales)
-            results.append(run_part(name, tol, cfg, spec=part))
-            if results[-1]["status"] != "ok":
+
+        def prove_parts(lay: int) -> tuple[list[dict], int, int | None]:
+            """The parts in order, each laid out at least at logrows `lay`; stops before a part whose
+            circuit needs more than the parts proved so far (their commitments are over a smaller
+            domain). Returns the parts' results, the logrows they were laid out at, and the larger one
+            the next part needs (None: every part ran)."""
+            results: list[dict] = []
+            inputs, cal = proven, calibration
+            link_from, scales = None, (scale,)
+            for seg, name in zip(segs, names, strict=True):
+                d = keep / "models" / name
+                shutil.rmtree(d, ignore_errors=True)
+                write_model(d, whole / "network.onnx", seg, n, inputs, cal)
+                part = CustomSpec(name, d, group=spec.group)
+                cfg = replace(config, split="never", artifacts_dir=keep / "kept", link_from=link_from, scales=scales)
+                try:
+                    needs = int(part_settings(part, tol, cfg)["run_args"]["logrows"])  # its search, cached
+                except StageFailed:
+                    needs = 0  # run_part fails at the same stage and records it
+                if needs > lay and results:
+                    return results, lay, needs
+                lay = max(lay, needs)
+                results.append(run_part(name, tol, replace(cfg, commit_logrows=lay), spec=part))
+                if results[-1]["status"] != "ok":
+                    break
+                kept = keep / "kept" / name
+                settings = json.loads((kept / "settings.json").read_text())
+                # the next part: proved on this one's proven outputs, at its output scale (the same field elements)
+                witnesses = sorted(kept.glob("witness_[0-9]*.json"), key=lambda p: int(p.stem.split("_")[1]))
+                inputs = [[v for o in backend.read_outputs(str(w)) for v in o] for w in witnesses]
+                ref = json.loads(
+                    (
+                        config.cache_dir / "workload" / results[-1]["cache_keys"]["workload"] / "reference.json"
+                    ).read_text()
+                )
+                cal = ref["calibration"]  # float activations at the cut
+                link_from, scales = kept / "witness_0.json", (int(settings["model_output_scales"][0]),)
+            return results, lay, None
+
+        lay, relaid = 0, []
+        for _ in range(n):  # each new round lays every part out at a larger logrows: at most n - 1 rounds more
+            results, used, larger = prove_parts(lay)
+            if larger is None:
                 break
-            kept = keep / "kept" / name
-            settings = json.loads((kept / "settings.json").read_text())
-            # the next part: proved on this one's proven outputs, at its output scale (the same field elements)
-            witnesses = sorted(kept.glob("witness_[0-9]*.json"), key=lambda p: int(p.stem.split("_")[1]))
-            proven = [[v for o in backend.read_outputs(str(w)) for v in o] for w in witnesses]
-            ref = json.loads(
-                (config.cache_dir / "workload" / results[-1]["cache_keys"]["workload"] / "reference.json").read_text()
-            )
-            calibration = ref["calibration"]  # float activations at the cut
-            link_from, scales = kept / "witness_0.json", (int(settings["model_output_scales"][0]),)
+            relaid.append({"parts_proved": [r["name"] for r in results], "logrows": used, "then_needed": larger})
+            lay = larger
         how = "along the graph: " + ", ".join(f"{s.input} -> {s.output}" for s in segs)
         combined = combine(result, names, how, results)
         if combined["status"] != "ok":
@@ -143,6 +182,11 @@ def run_graph_split(
         }
         combined["split"]["segments"] = [{"input": s.input, "output": s.output, "cost": s.cost} for s in segs]
         combined["split"]["scale"] = {"input_scale": scale, "from": "the whole model's search"}
+        combined["split"]["domain"] = {
+            "logrows": max(r["circuit"]["logrows"] for r in results),
+            "why": "every part laid out at the largest logrows any part needs: commitments over one domain",
+            "proved_again": relaid,  # the rounds whose parts were proved at a smaller logrows, then again
+        }
         return measure_accuracy(combined, spec, keep / "kept" / names[-1], whole, backend, config, tol)
 
 

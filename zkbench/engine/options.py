@@ -97,9 +97,9 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "split",
         "--split",
         "auto (default): split only when the memory budget (--max-memory) demands it, into the fewest "
-        "parts predicted to fit | never: each experiment one circuit | N: proved as N parts, tiles of the "
-        "layer's output, each its own circuit and proof, linked and reassembled (registry layers that tile: "
-        "not LayerNorm nor the CNNs)",
+        "parts predicted to fit | never: each experiment one circuit | N: proved as N parts, each its own "
+        "circuit and proof: tiles of a layer's output, reassembled, or for a model with no tiles (the CNNs, "
+        "your own) N consecutive segments of its graph linked by commitments (not LayerNorm: it has neither)",
         "auto",
         fronts=frozenset({PYTEST, RUN}),
         metavar="auto|never|N",

@@ -310,6 +310,12 @@ def part_record(name: str, r: dict) -> dict:
     return {
         **rec,
         "logrows": r["circuit"]["logrows"],
+        # laid out larger than its rows need: a graph split's parts commit over one domain
+        **(
+            {"raised_from_logrows": r["circuit"]["raised_from_logrows"]}
+            if "raised_from_logrows" in r["circuit"]
+            else {}
+        ),
         "num_rows": r["circuit"]["num_rows"],
         "input_scale": r["circuit"]["input_scale"],
         # who sees the part's input and output: public, or committed (a graph split's cut tensors)
