@@ -44,12 +44,12 @@ def weigh_graph(
     seconds summed, each at the one logrows all are laid out at."""
     segs = segments(onnx_path, n)
     total = sum(s.cost for s in segs)
-    largest = max(segs, key=lambda s: s.cost)
-    share = largest.cost / total
-    why = f"largest segment {largest.input} -> {largest.output}: {share:.0%} of the graph's cost"
-    rung = weigh(n, scaled_settings(whole_settings, share), predict, budget_bytes, why=why)
-    # every part is laid out at the largest logrows any needs (one commitment domain)
     each = [scaled_settings(whole_settings, s.cost / total) for s in segs]
+    i = max(range(len(segs)), key=lambda k: segs[k].cost)
+    largest = segs[i]
+    why = f"largest segment {largest.input} -> {largest.output}: {largest.cost / total:.0%} of the graph's cost"
+    rung = weigh(n, each[i], predict, budget_bytes, why=why)
+    # every part is laid out at the largest logrows any needs (one commitment domain)
     domain = max(e["run_args"]["logrows"] for e in each)
     prove_s = sum(predict(at_logrows(e, domain))["prove_seconds"] for e in each)
     return rung, prove_s
