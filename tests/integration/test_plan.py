@@ -46,8 +46,8 @@ def test_a_circuit_too_big_to_evaluate_is_predicted_from_gen_settings_alone(tmp_
 
 def test_plan_mode_plans_a_split_where_the_memory_demands_it(tmp_path):
     """Conv2d_k3_s1 (smoke): under 70 % of its one circuit's predicted peak the plan is --split auto's,
-    the fewest parts predicted to fit; at 24 GiB one circuit; LayerNorm has no tiles and fits nowhere
-    small."""
+    the fewest parts predicted to fit; at 24 GiB one circuit; LayerNorm (no tiles) as statistics and
+    normalising parts where the whole does not fit, nowhere below its smallest part."""
     cfg = RunConfig(rounds=1, cache_dir=tmp_path)
     whole = plan_split(get("Conv2d_k3_s1"), 2.0, cfg, RUN_ARGS, [24 * 2**30])["whole"]["peak_rss_bytes"]
     memories = [int(whole * 0.7), 24 * 2**30]
@@ -57,5 +57,10 @@ def test_plan_mode_plans_a_split_where_the_memory_demands_it(tmp_path):
     assert small["parts"] >= 2 and small["peak_rss_bytes"] <= memories[0] < conv["whole"]["peak_rss_bytes"]
     assert big["parts"] == 1 and big["peak_rss_bytes"] == conv["whole"]["peak_rss_bytes"]
     assert small["total_s"] > 0 and [r["parts"] for r in small["ladder"]][0] == 1
-    norm = plan_split(get("LayerNorm"), 2.0, cfg, RUN_ARGS, [50 * 2**20, 24 * 2**30])
-    assert [b["parts"] for b in norm["by_memory"]] == [None, 1] and "no tiles" in norm["by_memory"][0]["why"]
+    one = plan_split(get("LayerNorm"), 2.0, cfg, RUN_ARGS, [24 * 2**30])["by_memory"][0]
+    norm = plan_split(get("LayerNorm"), 2.0, cfg, RUN_ARGS, [int(one["peak_rss_bytes"] * 0.8), 10 * 2**20, 24 * 2**30])
+    split, nowhere, whole = norm["by_memory"]
+    assert split["parts"] >= 3 and split["how"].endswith("after 1 statistics parts")
+    assert split["peak_rss_bytes"] <= int(one["peak_rss_bytes"] * 0.8) and split["ladder"][-1]["fits"]
+    assert nowhere["parts"] is None and "normalising parts (its most) need" in nowhere["why"]
+    assert whole["parts"] == 1 and whole == one

@@ -54,14 +54,6 @@ def test_a_part_proved_on_another_slice_of_the_input_fails_the_link(tmp_path, mo
     assert "not its slice of the input" in r["failure"]["cause"] and not r["split"]["linked"]["ok"]
 
 
-def test_a_layer_without_a_split_point_fails_with_the_reason(tmp_path):
-    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache"), "split": "2"})
-    r = run_experiment("LayerNorm", 2.0, cfg)
-    validate(r)
-    assert r["status"] == "failed" and r["failure"]["stage"] == "split"
-    assert "statistics span the whole tensor" in r["failure"]["cause"]
-
-
 def test_split_auto_splits_only_when_the_budget_demands_it(tmp_path):
     """Conv2d_k3_s1 (smoke) as one circuit is predicted ~240 MiB at logrows 13: under 200 MiB auto
     proves it as the fewest parts predicted to fit (2, logrows 12), linked and reassembled, and the

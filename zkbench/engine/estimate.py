@@ -18,11 +18,14 @@ from zkbench.engine.config import RunConfig
 from zkbench.engine.experiment import Experiment, predicted
 from zkbench.engine.graph_choice import graph_ladder, weigh_graph
 from zkbench.engine.graph_split_step import LINKABLE
+from zkbench.engine.norm_choice import norm_ladder
+from zkbench.engine.norm_split_step import decomposable
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.candidate import Candidate, fixed_run_args
 from zkbench.engine.split_choice import choose, ladder_counts, part_ops, probe_count, probe_spec
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import experiment_id, get, parse_tolerance
+from zkbench.layers.norm_split import norm_split
 
 # the largest circuit plan mode calibrates and witnesses on a machine of this project's size (24 GiB:
 # the search at logrows 20 takes a few GiB); bigger ones are predicted from gen_settings alone
@@ -224,20 +227,24 @@ def time_estimate(prediction: dict, evaluate_s: float, config: RunConfig, basis:
     }
 
 
+def whole_row(plan: dict, memory: int) -> dict:
+    """The plan's row for one memory size as one circuit (the whole's prediction)."""
+    return {
+        "memory_bytes": memory,
+        "parts": 1,
+        "logrows": plan["logrows"],
+        "peak_rss_bytes": plan["prediction"]["peak_rss_bytes"],
+        "total_s": plan["estimate"]["total_s"],
+        "why": "",
+    }
+
+
 def by_memory_whole_or_graph(plan: dict, memory: int, config: RunConfig, no_tiles: str) -> dict:
     """A model with no tiles under one memory size, as --split auto runs it (zkbench.engine.graph_choice):
     whole when its prediction fits, else the fewest segments of its graph whose largest is predicted
     to fit (the whole's circuit scaled by each segment's share of the cost), else nowhere."""
-    peak = plan["prediction"]["peak_rss_bytes"]
-    row = {
-        "memory_bytes": memory,
-        "parts": 1,
-        "logrows": plan["logrows"],
-        "peak_rss_bytes": peak,
-        "total_s": plan["estimate"]["total_s"],
-        "why": "",
-    }
-    if peak <= memory:
+    row = whole_row(plan, memory)
+    if row["peak_rss_bytes"] <= memory:
         return row
     if config.backend not in LINKABLE:
         return {
@@ -275,6 +282,41 @@ def by_memory_whole_or_graph(plan: dict, memory: int, config: RunConfig, no_tile
     }
 
 
+def by_memory_whole_or_norm(plan: dict, memory: int, config: RunConfig, spec) -> dict:
+    """A LayerNorm under one memory size, as --split auto runs it (zkbench.engine.norm_choice): whole
+    when its prediction fits, else the fewest normalising parts whose circuit (the whole's scaled to
+    1/n of it) is predicted to fit, each with its statistics parts, else nowhere."""
+    row = whole_row(plan, memory)
+    if row["peak_rss_bytes"] <= memory:
+        return row
+    parts, rungs, why = norm_ladder(spec, config.profile, plan["settings"], 1, lambda s: predicted(s, config), memory)
+    last = rungs[-1] if rungs else None
+    if parts is None or last is None:
+        return {
+            **row,
+            "parts": None,
+            **({"logrows": last.logrows, "peak_rss_bytes": last.peak_rss_bytes} if last else {}),
+            "why": why,
+            "ladder": [r.record() for r in rungs],
+        }
+    all_parts = (
+        parts + norm_split(spec.module(config.profile), spec.shape(config.profile).input_shape, parts).stats_parts
+    )
+    # the parts' searches (about one whole's), the setups and proves scaled by the parts' predicted
+    # prove seconds (each statistics part counted as a normalising one: an overestimate)
+    est, whole_prove = plan["estimate"], plan["prediction"].get("prove_seconds") or 0.0
+    scale = last.prove_seconds * all_parts / whole_prove if whole_prove else 1.0
+    return {
+        **row,
+        "parts": all_parts,
+        "logrows": last.logrows,
+        "peak_rss_bytes": last.peak_rss_bytes,
+        "total_s": est["search_s"] + (est["setup_s"] + est["prove_s"]) * scale,
+        "how": f"{parts} normalised chunks after {all_parts - parts} statistics parts",
+        "ladder": [r.record() for r in rungs],
+    }
+
+
 def plan_split(
     spec,
     tol,
@@ -303,7 +345,9 @@ def plan_split(
             evaluate_max_logrows=EVALUATE_MAX_LOGROWS,
         )
         plan["probe"] = {"spec": spec.name, "parts": 1, "no_tiles": str(e)}
-        if plan["status"] == "ok":
+        if plan["status"] == "ok" and decomposable(spec, config.profile):
+            plan["by_memory"] = [by_memory_whole_or_norm(plan, m, config, spec) for m in memories]
+        elif plan["status"] == "ok":
             plan["by_memory"] = [by_memory_whole_or_graph(plan, m, config, str(e)) for m in memories]
         return plan
     n_probe = probe_count(spec, config.profile, ladder_counts(spec, config.profile))

@@ -1,4 +1,4 @@
-"""--split auto for a registry model with no tiles (the CNNs, LayerNorm): split along its graph only
+"""--split auto for a registry model with no tiles (the CNNs; a LayerNorm by its own ladder): split only
 when the budget demands it, into the fewest segments predicted to fit.
 
 The whole runs first, admitted by the budget (its own prediction after compile, before any key).
@@ -82,44 +82,53 @@ def graph_ladder(
     )
 
 
+Ladder = Callable[[int, int], tuple[int | None, list[Rung], str]]  # (budget, start) -> graph_ladder's answer
+
+
 def run_auto_graph(
     spec: Spec,
     tol: float,
     config: RunConfig,
     run_whole: Callable[[int | None], dict],
     run_graph: Callable[[RunConfig], dict],
-    whole_onnx: Callable[[], Path],
-    whole_settings: Callable[[], dict],
-    predict: Callable[[dict], dict],
+    ladder: Ladder,
     no_tiles: str,
+    how: str = HOW,
+    whole_first: str | None = None,
 ) -> dict:
-    """The experiment's result document under --split auto (the module docstring's rule)."""
+    """The experiment's result document under --split auto (the module docstring's rule). `ladder`:
+    the fewest parts from `start` predicted to fit the budget (graph_ladder for a graph; a
+    LayerNorm's own, zkbench.engine.norm_choice). `whole_first`: None runs the whole first; else
+    why it is not (too big to search), and the ladder starts at 2."""
     budget, where = budget_of(config)
-    record: dict = {"parts": 1, "budget_bytes": budget, "budget_from": where, "how": HOW, "rule": RULE}
+    record: dict = {"parts": 1, "budget_bytes": budget, "budget_from": where, "how": how, "rule": RULE}
     record["no_tiles"] = no_tiles
-    result = run_whole(budget)
-    trouble = memory_trouble(result, budget)
-    prediction = result.get("prediction") or {}
-    ladder = []
-    if "peak_rss_bytes" in prediction and "logrows" in (result.get("circuit") or {}):
-        ladder.append(
-            {
-                "parts": 1,
-                "logrows": result["circuit"]["logrows"],
-                "predicted_peak_rss_bytes": prediction["peak_rss_bytes"],
-                "fits": prediction["peak_rss_bytes"] <= budget,
-            }
-        )
-    record["ladder"] = ladder
-    if trouble is None:
-        result["split_choice"] = {**record, "earlier_attempts": []}
-        return result
-    attempts = [{"parts": 1, "trouble": trouble}]
+    record["ladder"] = []
+    if whole_first is None:
+        result = run_whole(budget)
+        trouble = memory_trouble(result, budget)
+        prediction = result.get("prediction") or {}
+        if "peak_rss_bytes" in prediction and "logrows" in (result.get("circuit") or {}):
+            record["ladder"].append(
+                {
+                    "parts": 1,
+                    "logrows": result["circuit"]["logrows"],
+                    "predicted_peak_rss_bytes": prediction["peak_rss_bytes"],
+                    "fits": prediction["peak_rss_bytes"] <= budget,
+                }
+            )
+        if trouble is None:
+            result["split_choice"] = {**record, "earlier_attempts": []}
+            return result
+        attempts = [{"parts": 1, "trouble": trouble}]
+    else:
+        result = base_result(spec, tol, config)
+        result.update(status="skipped", skip_reason=f"--split auto: not run whole: {whole_first}", stages={})
+        attempts = [{"parts": 1, "trouble": f"not run whole: {whole_first}"}]
     start = 2
     while True:
         try:
-            onnx_path, settings = whole_onnx(), whole_settings()
-            parts, rungs, why = graph_ladder(onnx_path, settings, predict, budget, start)
+            parts, rungs, why = ladder(budget, start)
         except (StageFailed, ValueError) as e:
             cause = e.cause if isinstance(e, StageFailed) else str(e)
             result["split_choice"] = {**record, "parts": None, "earlier_attempts": attempts, "why": cause}

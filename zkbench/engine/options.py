@@ -99,7 +99,8 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "auto (default): split only when the memory budget (--max-memory) demands it, into the fewest "
         "parts predicted to fit | never: each experiment one circuit | N: proved as N parts, each its own "
         "circuit and proof: tiles of a layer's output, reassembled, or for a model with no tiles (the CNNs, "
-        "your own) N consecutive segments of its graph linked by commitments (not LayerNorm: it has neither)",
+        "your own) N consecutive segments of its graph linked by commitments, for LayerNorm N normalising "
+        "parts after its statistics parts",
         "auto",
         fronts=frozenset({PYTEST, RUN}),
         metavar="auto|never|N",

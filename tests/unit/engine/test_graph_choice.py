@@ -64,9 +64,7 @@ def run_auto(config, whole: dict, graph_runs: list[dict]):
         config,
         lambda budget: whole,
         run_graph,
-        lambda: MLP,
-        lambda: WHOLE,
-        predict,
+        lambda budget, start: graph_ladder(MLP, WHOLE, predict, budget, start),
         "no tiles",
     )
     return result, seen
