@@ -32,7 +32,7 @@ from zkbench.backends import get_backend
 from zkbench.engine.config import RunConfig
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.metric import accuracy
-from zkbench.engine.split_step import combine, failed, judged, proof_io
+from zkbench.engine.split_step import combine, failed, judged, proof_io, same_input
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import LayerSpec
 from zkbench.layers.custom import CustomSpec
@@ -263,8 +263,7 @@ def check_and_measure(
         settings = json.loads((kept / name / "settings.json").read_text())
         n_in = chunk.numel() + (0 if is_stats else 2 * s.stats_parts)
         inputs, proved = proof_io(proof, settings, n_in, backend)
-        step = 0.5 / 2 ** settings["model_input_scales"][0]
-        if inputs.numel() != n_in or bool((inputs[: chunk.numel()] - chunk.flatten()).abs().max() > step):
+        if inputs.numel() != n_in or not same_input(inputs[: chunk.numel()], chunk.flatten(), settings):
             bad.append(f"{name}: its proof's public inputs are not its chunk of the layer's input")
         if is_stats:
             stats_out.append(proved)

@@ -369,9 +369,7 @@ def check_and_measure(
         proof = json.loads((keep / p.name / "proof.json").read_text())
         settings = json.loads((keep / p.name / "settings.json").read_text())
         inputs, proved[p.name] = proof_io(proof, settings, expected.numel(), backend)
-        if inputs.numel() != expected.numel() or bool(
-            (inputs - expected).abs().max() > 0.5 / 2 ** input_scale(settings)
-        ):
+        if not same_input(inputs, expected, settings):
             bad.append(f"part {p.k + 1} of {p.n} ({p.name}): its proof's public inputs are not its slice of the input")
     result["split"]["linked"] = {
         "checked": "every part proof's public inputs against its slice of the input",
@@ -407,6 +405,14 @@ def judged(result: dict, acc: dict, config: RunConfig, tol: float, off_by: str) 
             result, "accuracy", "tolerance_not_met", f"{off_by.format(acc['tol_metric'])}, above tol {tol:g}%"
         )
     return result
+
+
+def same_input(proved: torch.Tensor, expected: torch.Tensor, settings: dict) -> bool:
+    """A proof's public inputs are `expected` (float) as the circuit quantized them: as many values,
+    each within half a quantization step of the circuit's input scale."""
+    return proved.numel() == expected.numel() and not bool(
+        (proved - expected).abs().max() > 0.5 / 2 ** input_scale(settings)
+    )
 
 
 def input_scale(settings: dict) -> int:
