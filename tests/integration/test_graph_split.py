@@ -41,7 +41,7 @@ def test_a_part_proved_on_other_values_than_the_previous_part_committed_fails_th
 
     def swapping(name, tol, part_cfg, spec):
         if part_cfg.link_from is not None:
-            part_cfg = replace(part_cfg, link_from=part_cfg.link_from.with_name("witness_1.json"))
+            part_cfg = replace(part_cfg, link_from=tuple(w.with_name("witness_1.json") for w in part_cfg.link_from))
         return run_experiment(name, tol, part_cfg, spec=spec)
 
     r = graph_split(get("CNN_Strided"), 2.0, cfg, run_part=swapping)
@@ -109,3 +109,57 @@ def test_auto_splits_a_cnn_along_its_graph_only_when_the_whole_does_not_fit(tmp_
     assert r["accuracy"]["tolerance_met"]
     roomy = run_experiment("CNN_Strided", 2.0, replace(cfg, max_memory_bytes=None))  # no budget: one circuit
     assert roomy["status"] == "ok" and "split" not in roomy, roomy.get("failure")
+
+
+def test_auto_tiles_a_layer_when_even_the_most_segments_do_not_fit(tmp_path):
+    """CNN_ReLU smoke under 200 MiB: the whole (logrows 13) is predicted at ~308 MiB, and so is its first
+    conv block alone, whatever the segments (69 % of the graph's cost); one segment per layer with the
+    first cut into 2 tiles of its 2 channels is predicted at ~167 MiB, runs in 4 parts, linked."""
+    budget = 200 * 2**20
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache")}, max_memory_bytes=budget)
+    r = run_experiment("CNN_ReLU", 2.0, cfg)
+    validate(r)
+    assert r["status"] == "ok" and r["split"]["linked"]["ok"], r.get("failure") or r.get("skip_reason")
+    choice = r["split_choice"]
+    assert choice["parts"] == 4 and choice["ladder"][-1]["tiles"] == [2, 1, 1] and choice["ladder"][-1]["fits"]
+    assert not any(rung["fits"] for rung in choice["ladder"][:-1])
+    split = r["split"]
+    assert [p["name"] for p in split["per_part"]] == [
+        "CNN_ReLU__graph1of3t1of2",
+        "CNN_ReLU__graph1of3t2of2",
+        "CNN_ReLU__graph2of3",
+        "CNN_ReLU__graph3of3",
+    ]
+    assert [s.get("tiles") for s in split["segments"]] == [2, 1, 1]
+    # the second layer reads both tiles' outputs, each linked to the tile that committed it
+    assert split["parts_graph"][2]["from"] == ["CNN_ReLU__graph1of3t1of2", "CNN_ReLU__graph1of3t2of2"]
+    assert split["linked"]["per_part"][2]["linked"]["ok"]
+    assert all(max(p["setup_peak_rss_bytes"], p["prove_peak_rss_bytes"]) <= budget for p in split["per_part"])
+    assert all(p["verified"] and p["soundness_checked"] for p in split["per_part"])
+    assert r["accuracy"]["tolerance_met"] and r["accuracy"]["float_values"] == 10
+
+
+def test_tiles_linked_to_each_other_s_commitments_fail_the_link(tmp_path):
+    """CNN_ReLU smoke, its second layer in 2 tiles: the last part's two inputs are the two tiles' outputs.
+    Linked to them in the wrong order (each input to the other tile's committed output), the swapped
+    proof is rejected and the experiment fails at stage link; in order, it is accepted."""
+    cfg = replace(
+        run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache"), "split": "4"}), graph_tiles=(1, 2, 1)
+    )
+
+    def crossed(name, tol, part_cfg, spec):
+        if part_cfg.link_from is not None and len(part_cfg.link_from) == 2:
+            part_cfg = replace(part_cfg, link_from=part_cfg.link_from[::-1])
+        return run_experiment(name, tol, part_cfg, spec=spec)
+
+    r = graph_split(get("CNN_ReLU"), 2.0, cfg, run_part=crossed)
+    assert r["status"] == "failed" and r["failure"]["stage"] == "link", r.get("failure")
+    assert "part 4 of 4 (CNN_ReLU__graph3of3)" in r["failure"]["cause"]
+    assert "its 2 producing parts' output commitments: rejected" in r["failure"]["cause"]
+    honest = graph_split(get("CNN_ReLU"), 2.0, cfg)
+    assert honest["status"] == "ok" and honest["split"]["linked"]["ok"], honest.get("failure")
+    assert [p["name"] for p in honest["split"]["per_part"]][1:3] == [
+        "CNN_ReLU__graph2of3t1of2",
+        "CNN_ReLU__graph2of3t2of2",
+    ]
+    assert honest["accuracy"]["tolerance_met"]

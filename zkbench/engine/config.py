@@ -89,9 +89,13 @@ class RunConfig:
     # set by --split auto on the one circuit it runs: the budget that circuit's predicted peak must fit
     # (zkbench.engine.split_step.budget_of, which may be a GPU's memory); over it, the run is skipped
     part_budget_bytes: int | None = None
-    # a graph split's part after the first: the previous part's witness of the proven sample, whose
-    # committed outputs this part's proof must be over (zkbench.engine.graph_link)
-    link_from: Path | None = None
+    # a graph split's part after the first: the witnesses of the proven sample of the parts that made its
+    # inputs (one, or one per tile of a tiled segment, in input order), whose committed outputs this
+    # part's proof must be over (zkbench.engine.graph_link)
+    link_from: tuple[Path, ...] | None = None
+    # --split auto's graph split with tiles: one segment per layer, segment s cut into graph_tiles[s]
+    # tiles of its channels (zkbench.layers.graph_tiles); None: --split N's N segments, no tiles
+    graph_tiles: tuple[int, ...] | None = None
     # a graph split's part: its circuit laid out at least at this logrows, the one domain all its parts
     # commit their cut tensors over (KZG commitments of the same values over two domains differ)
     commit_logrows: int | None = None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zkbench.engine.config import RunConfig
 from zkbench.engine.experiment import Experiment, predicted
-from zkbench.engine.graph_choice import graph_ladder, weigh_graph
+from zkbench.engine.graph_choice import graph_ladder
 from zkbench.engine.graph_split_step import LINKABLE
 from zkbench.engine.norm_choice import norm_ladder
 from zkbench.engine.norm_split_step import decomposable
@@ -266,9 +266,10 @@ def by_memory_whole_or_graph(plan: dict, memory: int, config: RunConfig, no_tile
             "why": f"no tiles ({no_tiles}); {why}",
             "ladder": [r.record() for r in rungs],
         }
-    rung, prove_s = weigh_graph(Path(plan["onnx"]), parts, plan["settings"], predict, memory)
+    rung = rungs[-1]  # the chosen one
+    prove_s = rung.all_prove_seconds or rung.prove_seconds * parts
     # the whole's search (it runs first, then is found too big) and the parts' searches (about as much
-    # again), the setups and proves scaled by the segments' predicted prove seconds summed
+    # again), the setups and proves scaled by the parts' predicted prove seconds summed
     est, whole_prove = plan["estimate"], plan["prediction"].get("prove_seconds") or 0.0
     scale = prove_s / whole_prove if whole_prove else 1.0
     return {
@@ -277,7 +278,7 @@ def by_memory_whole_or_graph(plan: dict, memory: int, config: RunConfig, no_tile
         "logrows": rung.logrows,
         "peak_rss_bytes": rung.peak_rss_bytes,
         "total_s": 2 * est["search_s"] + (est["setup_s"] + est["prove_s"]) * scale,
-        "how": "along the graph",
+        "how": "along the graph" + (f", one segment per layer in tiles {list(rung.tiles)}" if rung.tiles else ""),
         "ladder": [r.record() for r in rungs],
     }
 

@@ -1,5 +1,6 @@
 """--split auto for a registry model with no tiles (the CNNs; a LayerNorm by its own ladder): split only
-when the budget demands it, into the fewest segments predicted to fit.
+when the budget demands it, into the fewest segments predicted to fit, and where even its most
+segments do not, into one segment per layer with the layers too big cut into tiles of their channels.
 
 The whole runs first, admitted by the budget (its own prediction after compile, before any key).
 Only a whole that does not fit is split: for each count n = 2, 3, ... up to the model's cut points
@@ -9,6 +10,11 @@ multiply-accumulates; split_choice.scaled_settings), and predicted. The fewest s
 largest is predicted to fit are run (zkbench.engine.graph_split_step), each part admitted by the
 budget after its own search and compile; a part that still does not fit, or dies of memory, sends
 the experiment to the next count up, never retried as it was. Plan mode weighs the same ladder.
+
+Past the most segments (its largest still too big): one segment per layer (zkbench.layers.graph_tiles
+.layer_segments), each tiled into the fewest tiles of its channels that keep every part at most a
+cost cap; the caps tried from the largest down (so the parts from the fewest up), each plan weighed by
+its largest part as above, until one fits. A segment that does not tile (and does not fit) ends it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from zkbench.engine.split_step import MAX_RESPLITS, budget_of, memory_trouble
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import Spec
 from zkbench.layers.graph_split import cuts, segments
+from zkbench.layers.graph_tiles import Tiling, layer_segments, segment_model, tile_cost, tiling
 from zkbench.units import human_bytes
 
 HOW = "along the graph"
@@ -39,8 +46,8 @@ def graph_counts(onnx_path: Path) -> list[int]:
 
 def weigh_graph(
     onnx_path: Path, n: int, whole_settings: dict, predict: Callable[[dict], dict], budget_bytes: int
-) -> tuple[Rung, float]:
-    """The rung of n segments (its largest segment's estimate) and the n parts' predicted prove
+) -> Rung:
+    """The rung of n segments: its largest segment's estimate, and the n parts' predicted prove
     seconds summed, each at the one logrows all are laid out at."""
     segs = segments(onnx_path, n)
     total = sum(s.cost for s in segs)
@@ -49,10 +56,82 @@ def weigh_graph(
     largest = segs[i]
     why = f"largest segment {largest.input} -> {largest.output}: {largest.cost / total:.0%} of the graph's cost"
     rung = weigh(n, each[i], predict, budget_bytes, why=why)
-    # every part is laid out at the largest logrows any needs (one commitment domain)
+    rung.all_prove_seconds = all_parts_seconds(each, predict)
+    return rung
+
+
+def all_parts_seconds(each: list[dict], predict: Callable[[dict], dict]) -> float:
+    """The parts' predicted prove seconds summed, every part laid out at the largest logrows any needs
+    (one commitment domain)."""
     domain = max(e["run_args"]["logrows"] for e in each)
-    prove_s = sum(predict(at_logrows(e, domain))["prove_seconds"] for e in each)
-    return rung, prove_s
+    return sum(predict(at_logrows(e, domain))["prove_seconds"] for e in each)
+
+
+def tiled_plans(onnx_path: Path) -> tuple[list[tuple[tuple[int, ...], list[float]]], str]:
+    """Plans of one segment per layer with tiles, fewest parts first: (tiles per segment, each part's
+    cost); and why no finer plan exists (a segment that does not tile, or its most tiles)."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    segs = layer_segments(model)
+    tilings: list[Tiling | str] = [tiling(segment_model(model, s)) for s in segs]
+
+    def cost(k: int, t: int) -> float:
+        til = tilings[k]
+        return segs[k].cost if isinstance(til, str) else tile_cost(segs[k].cost, til, t)
+
+    def most(k: int) -> int:
+        til = tilings[k]
+        return 1 if isinstance(til, str) else til.channels
+
+    caps = sorted({cost(k, t) for k in range(len(segs)) for t in range(1, most(k) + 1)}, reverse=True)
+    plans: list[tuple[tuple[int, ...], list[float]]] = []
+    seen: set[tuple[int, ...]] = set()
+    for cap in caps:
+        tiles = []
+        for k in range(len(segs)):
+            fitting = [t for t in range(1, most(k) + 1) if cost(k, t) <= cap]
+            if not fitting:
+                til = tilings[k]
+                why = (
+                    f"layer segment {segs[k].input} -> {segs[k].output} does not tile ({til})"
+                    if isinstance(til, str)
+                    else f"layer segment {segs[k].input} -> {segs[k].output} is at its most tiles ({most(k)})"
+                )
+                return plans, why
+            tiles.append(fitting[0])
+        if tuple(tiles) not in seen:
+            seen.add(tuple(tiles))
+            each = [cost(k, t) for k, t in enumerate(tiles) for _ in range(t)]
+            plans.append((tuple(tiles), each + ([0.0] if tiles[-1] > 1 else [])))  # a tiled last: its join
+    return plans, "every layer at its most tiles"
+
+
+def tiled_ladder(
+    onnx_path: Path, whole_settings: dict, predict: Callable[[dict], dict], budget_bytes: int, start: int
+) -> tuple[list[Rung], str]:
+    """The tiled plans with at least `start` parts, fewest first, weighed until one fits (the last
+    rung then fits); and why none does ("" when one does). A part's circuit is the whole's chosen
+    one scaled by the part's share of the graph's cost."""
+    import onnx
+
+    plans, end = tiled_plans(onnx_path)
+    _, total = cuts(onnx.load(str(onnx_path)))
+    rungs: list[Rung] = []
+    for tiles, costs in plans:
+        if len(costs) < start:
+            continue
+        each = [scaled_settings(whole_settings, c / total) for c in costs]
+        i = max(range(len(costs)), key=lambda k: costs[k])
+        why = (
+            f"one segment per layer in tiles {list(tiles)}: its largest part {costs[i] / total:.0%} of the graph's cost"
+        )
+        rung = weigh(len(costs), each[i], predict, budget_bytes, why=why)
+        rung.tiles, rung.all_prove_seconds = tiles, all_parts_seconds(each, predict)
+        rungs.append(rung)
+        if rung.fits:
+            return rungs, ""
+    return rungs, end
 
 
 def at_logrows(settings: dict, logrows: int) -> dict:
@@ -62,23 +141,29 @@ def at_logrows(settings: dict, logrows: int) -> dict:
 def graph_ladder(
     onnx_path: Path, whole_settings: dict, predict: Callable[[dict], dict], budget_bytes: int, start: int = 2
 ) -> tuple[int | None, list[Rung], str]:
-    """The fewest segments (>= start) whose largest is predicted to fit, every rung weighed, and
-    why none fits ("" when one does)."""
-    counts = [n for n in graph_counts(onnx_path) if n >= start]
-    if not counts:
-        return None, [], "its graph has no (further) point where one tensor alone crosses"
+    """The fewest parts (>= start) whose largest is predicted to fit: segments along the graph, then
+    one segment per layer with tiles (tiled_ladder); every rung weighed, and why none fits ("" when
+    one does). The chosen rung is the last, its `tiles` set when it has tiles."""
     rungs = []
-    for n in counts:
-        rung, _ = weigh_graph(onnx_path, n, whole_settings, predict, budget_bytes)
+    for n in [n for n in graph_counts(onnx_path) if n >= start]:
+        rung = weigh_graph(onnx_path, n, whole_settings, predict, budget_bytes)
         rungs.append(rung)
         if rung.fits:
             return n, rungs, ""
+    tiled, end = tiled_ladder(onnx_path, whole_settings, predict, budget_bytes, start)
+    rungs += tiled
+    if tiled and tiled[-1].fits:
+        return tiled[-1].parts, rungs, ""
+    if not rungs:
+        return None, [], f"its graph has no (further) point where one tensor alone crosses, nor a finer tiling: {end}"
     last = rungs[-1]
+    what = "parts" if last.tiles else "segments along its graph (its most)"
     return (
         None,
         rungs,
-        f"even {last.parts} segments along its graph (its most) need ~{human_bytes(last.peak_rss_bytes)} "
-        f"at logrows {last.logrows} for the largest ({last.why}), above the {human_bytes(budget_bytes)} budget",
+        f"even {last.parts} {what} need ~{human_bytes(last.peak_rss_bytes)} "
+        f"at logrows {last.logrows} for the largest ({last.why}), above the {human_bytes(budget_bytes)} budget"
+        + (f"; no finer split: {end}" if tiled or end else ""),
     )
 
 
@@ -143,7 +228,7 @@ def run_auto_graph(
                 split_choice={**record, "parts": None, "earlier_attempts": attempts},
             )
             return skipped
-        result = run_graph(replace(config, split=parts, part_budget_bytes=budget))
+        result = run_graph(replace(config, split=parts, part_budget_bytes=budget, graph_tiles=rungs[-1].tiles))
         result["split_choice"] = {**record, "parts": parts, "earlier_attempts": attempts}
         trouble = memory_trouble(result, budget)
         if trouble is None:

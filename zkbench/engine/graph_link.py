@@ -6,9 +6,10 @@ the witness's commitments into a copy of the proof (ezkl.swap_proof_commitments)
 as it was and the copy verifies. Two checks, each in the prover's child (op `link`):
 
 - own: the proof with its own witness's commitments (what the witness says is what was proved);
-- linked (a part after the first): the proof with its inputs' commitment replaced by the previous
-  part's output commitment. Accepted only when this part was proved on exactly the values the
-  previous part's proof committed as its outputs; any other input fails the experiment (stage link).
+- linked (a part after the first): the proof with its inputs' commitments replaced by the output
+  commitments of the parts that made them (one previous part, or one per tile of a tiled segment,
+  in the order of its inputs). Accepted only when this part was proved on exactly the values those
+  parts' proofs committed as their outputs; any other input fails the experiment (stage link).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from pathlib import Path
 from zkbench.engine.stage_worker import StageFailed
 
 
-def with_inputs_of(witness: Path, previous: Path, out: Path) -> Path:
-    """`witness` with its committed inputs replaced by `previous`'s committed outputs, written to `out`."""
-    doc, prev = json.loads(witness.read_text()), json.loads(previous.read_text())
-    doc["processed_inputs"] = prev["processed_outputs"]
+def with_inputs_of(witness: Path, previous: tuple[Path, ...], out: Path) -> Path:
+    """`witness` with its committed inputs replaced by the committed outputs of the `previous`
+    witnesses, one input after another, written to `out`."""
+    doc = json.loads(witness.read_text())
+    outputs = [json.loads(p.read_text())["processed_outputs"] for p in previous]
+    doc["processed_inputs"] = {**outputs[0], "polycommit": [c for o in outputs for c in o["polycommit"]]}
     out.write_text(json.dumps(doc))
     return out
 
@@ -49,19 +52,21 @@ def swapped(worker, proof: Path, witness: Path, settings: Path, vk: Path, srs: P
     }
 
 
-def check(worker, work: Path, settings: Path, vk: Path, srs: Path, previous: Path | None) -> dict:
+def check(worker, work: Path, settings: Path, vk: Path, srs: Path, previous: tuple[Path, ...] | None) -> dict:
     """The `commitments` block of a part's result; StageFailed (stage link) when a check fails."""
     proof, witness = work / "proof.json", work / "witness_0.json"
     block = {"own": swapped(worker, proof, witness, settings, vk, srs, work / "proof_own.json")}
     if previous is not None:
         linking = with_inputs_of(witness, previous, work / "witness_linked.json")
         block["linked"] = {
-            "from": str(previous),
+            "from": [str(p) for p in previous],
             **swapped(worker, proof, linking, settings, vk, srs, work / "proof_linked.json"),
         }
     for name, c in block.items():
         if not c["ok"]:
             what = "its own witness's" if name == "own" else "the previous part's output"
+            if name != "own" and previous is not None and len(previous) > 1:
+                what = f"its {len(previous)} producing parts' output"
             raise StageFailed(
                 "link",
                 "not_linked",

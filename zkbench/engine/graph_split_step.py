@@ -28,8 +28,10 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import onnx
 
 from zkbench.backends import get_backend
 from zkbench.engine.config import RunConfig
@@ -40,6 +42,7 @@ from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import Spec
 from zkbench.layers.custom import RUN_ARGS_FILE, CustomSpec
 from zkbench.layers.graph_split import Segment, extract, segments
+from zkbench.layers.graph_tiles import GraphPart, graph_parts, layer_segments, part_model
 
 # the backends whose prover swaps commitments into a proof (ezkl 23's swap_proof_commitments), the
 # graph link's check; the older releases' adapters do not speak it yet
@@ -51,36 +54,75 @@ def linkable(config: RunConfig) -> bool:
     return config.backend in LINKABLE
 
 
-def visibility(k: int, n: int) -> dict:
-    """Part k of n commits to each cut tensor it touches; the model's own input and output are left
-    as the backend proves them."""
+def visibility(part: GraphPart, graph_output: str) -> dict:
+    """A part commits to each cut tensor it touches; the model's own input and output are left as
+    the backend proves them."""
     ra = {}
-    if k > 0:
+    if part.producers != (None,):
         ra["input_visibility"] = "polycommit"
-    if k < n - 1:
+    if part.output != graph_output:
         ra["output_visibility"] = "polycommit"
     return ra
 
 
-def part_name(name: str, k: int, n: int) -> str:
-    return f"{name}__graph{k + 1}of{n}"
+def part_name(name: str, part: GraphPart) -> str:
+    return f"{name}__{part.label}"
 
 
 def samples(doc_paths: list[Path]) -> list[list[float]]:
     return [json.loads(p.read_text())["input_data"][0] for p in doc_paths]
 
 
+@dataclass(frozen=True)
+class Produced:
+    """What a proved part hands on: its kept witness of the proved sample (whose output commitment a
+    later part is linked to), its proven outputs and its float outputs on the calibration samples,
+    one flat list per sample, and the scale its outputs are at."""
+
+    witness: Path
+    proven: list[list[float]]
+    calibration: list[list[float]]
+    scale: int
+
+
 def write_model(
-    d: Path, whole_onnx: Path, seg: Segment, n: int, proven: list[list[float]], calibration: list[list[float]]
+    d: Path,
+    whole_onnx: Path,
+    plan: tuple[onnx.ModelProto, list[Segment], list[GraphPart]],
+    index: int,
+    proven: list[list[list[float]]],
+    calibration: list[list[list[float]]],
 ) -> None:
     """A part's model directory, as zkbench.layers.custom reads one: network.onnx, input.json (the
-    proved sample), calibration.json (its calibration samples, then its other held-out ones) and
-    run_args.json (its commitments)."""
+    proved sample), calibration.json (its calibration samples, then its other held-out ones; per
+    input one flat list of them all) and run_args.json (its commitments). A sample is a list of
+    flat lists, one per model input."""
+    model, segs, parts = plan
+    part = parts[index]
     d.mkdir(parents=True)
-    extract(whole_onnx, seg, d / "network.onnx")
-    (d / "input.json").write_text(json.dumps({"input_data": [proven[0]]}))
-    (d / "calibration.json").write_text(json.dumps({"input_data": [[v for x in calibration + proven[1:] for v in x]]}))
-    (d / RUN_ARGS_FILE).write_text(json.dumps(visibility(seg.index, n)))
+    if part.tile is None and not part.join and len(part.inputs) == 1:
+        extract(whole_onnx, segs[part.segment], d / "network.onnx")  # a segment as it is
+    else:
+        onnx.save(part_model(model, segs, parts, index), str(d / "network.onnx"))
+    (d / "input.json").write_text(json.dumps({"input_data": proven[0]}))
+    rest = calibration + proven[1:]
+    (d / "calibration.json").write_text(
+        json.dumps({"input_data": [[v for x in rest for v in x[j]] for j in range(len(part.inputs))]})
+    )
+    (d / RUN_ARGS_FILE).write_text(json.dumps(visibility(part, model.graph.output[0].name)))
+
+
+def split_plan(onnx_path: Path, config: RunConfig) -> tuple[onnx.ModelProto, list[Segment], list[GraphPart]]:
+    """The model, its segments and its parts: --split N's N segments as even in cost as its cut points
+    allow, or (config.graph_tiles, set by --split auto) one segment per layer, each cut into that
+    many tiles of its channels. ValueError (one line) when the graph does not split so."""
+    model = onnx.load(str(onnx_path))
+    if config.graph_tiles:
+        segs, tiles = layer_segments(model), list(config.graph_tiles)
+    else:
+        segs = segments(onnx_path, int(config.split))
+        tiles = [1] * len(segs)
+    return model, segs, graph_parts(model, segs, tiles, "graph")
 
 
 def run_graph_split(
@@ -108,15 +150,16 @@ def run_graph_split(
         )
     whole = Path(whole_workload()["dir"])
     try:
-        segs = segments(whole / "network.onnx", n)
+        plan = split_plan(whole / "network.onnx", config)
     except ValueError as e:
         return failed(result, "split", "no_split", f"{spec.name} cannot be split into {n} parts along its graph: {e}")
+    _, segs, parts = plan
     backend = get_backend(config.backend)
-    names = [part_name(spec.name, k, n) for k in range(n)]
+    names = [part_name(spec.name, p) for p in parts]
     n_cal = config.n_calibration
     heldout = sorted(whole.glob("heldout_*.json"), key=lambda p: int(p.stem.split("_")[1]))
-    proven = samples(heldout)  # the whole's held-out inputs: the first part's
-    calibration = samples([whole / f"calibration_{i}.json" for i in range(n_cal)])
+    proven = [[x] for x in samples(heldout)]  # the whole's held-out inputs: the first parts'
+    calibration = [[x] for x in samples([whole / f"calibration_{i}.json" for i in range(n_cal)])]
     try:
         # searched one part at a time, the first would choose the scale its own output needs, too
         # coarse for the rest (CNN_Strided smoke: scale 5, the second part then 7.1 % off at best)
@@ -132,55 +175,73 @@ def run_graph_split(
             domain). Returns the parts' results, the logrows they were laid out at, and the larger one
             the next part needs (None: every part ran)."""
             results: list[dict] = []
-            inputs, cal = proven, calibration
-            link_from, scales = None, (scale,)
-            for seg, name in zip(segs, names, strict=True):
+            made: dict[int, Produced] = {}
+            for i, (part, name) in enumerate(zip(parts, names, strict=True)):
+                if part.producers == (None,):
+                    inputs, cal, link_from, scales = proven, calibration, None, (scale,)
+                else:  # proved on the producing parts' proven outputs, at their output scale
+                    prods = [made[p] for p in part.producers if p is not None]
+                    if len({p.scale for p in prods}) > 1:
+                        raise StageFailed(
+                            "split", "no_split", f"{name}: its inputs come at scales {[p.scale for p in prods]}"
+                        )
+                    inputs = [[p.proven[s] for p in prods] for s in range(len(proven))]
+                    cal = [[p.calibration[s] for p in prods] for s in range(len(calibration))]
+                    link_from, scales = tuple(p.witness for p in prods), (prods[0].scale,)
                 d = keep / "models" / name
                 shutil.rmtree(d, ignore_errors=True)
-                write_model(d, whole / "network.onnx", seg, n, inputs, cal)
-                part = CustomSpec(name, d, group=spec.group)
+                write_model(d, whole / "network.onnx", plan, i, inputs, cal)
+                spec_k = CustomSpec(name, d, group=spec.group)
                 cfg = replace(config, split="never", artifacts_dir=keep / "kept", link_from=link_from, scales=scales)
                 try:
-                    needs = int(part_settings(part, tol, cfg)["run_args"]["logrows"])  # its search, cached
+                    needs = int(part_settings(spec_k, tol, cfg)["run_args"]["logrows"])  # its search, cached
                 except StageFailed:
                     needs = 0  # run_part fails at the same stage and records it
                 if needs > lay and results:
                     return results, lay, needs
                 lay = max(lay, needs)
-                results.append(run_part(name, tol, replace(cfg, commit_logrows=lay), spec=part))
+                results.append(run_part(name, tol, replace(cfg, commit_logrows=lay), spec=spec_k))
                 if results[-1]["status"] != "ok":
                     break
-                kept = keep / "kept" / name
-                settings = json.loads((kept / "settings.json").read_text())
-                # the next part: proved on this one's proven outputs, at its output scale (the same field elements)
-                witnesses = sorted(kept.glob("witness_[0-9]*.json"), key=lambda p: int(p.stem.split("_")[1]))
-                inputs = [[v for o in backend.read_outputs(str(w)) for v in o] for w in witnesses]
-                ref = json.loads(
-                    (
-                        config.cache_dir / "workload" / results[-1]["cache_keys"]["workload"] / "reference.json"
-                    ).read_text()
-                )
-                cal = ref["calibration"]  # float activations at the cut
-                link_from, scales = kept / "witness_0.json", (int(settings["model_output_scales"][0]),)
+                made[i] = produced(keep / "kept" / name, results[-1], backend, config)
             return results, lay, None
 
         lay, relaid = 0, []
-        for _ in range(n):  # each new round lays every part out at a larger logrows: at most n - 1 rounds more
-            results, used, larger = prove_parts(lay)
-            if larger is None:
-                break
-            relaid.append({"parts_proved": [r["name"] for r in results], "logrows": used, "then_needed": larger})
-            lay = larger
-        how = "along the graph: " + ", ".join(f"{s.input} -> {s.output}" for s in segs)
+        try:
+            for _ in range(len(parts)):  # each new round lays every part out larger: at most one per part
+                results, used, larger = prove_parts(lay)
+                if larger is None:
+                    break
+                relaid.append({"parts_proved": [r["name"] for r in results], "logrows": used, "then_needed": larger})
+                lay = larger
+        except StageFailed as e:
+            return failed(result, e.stage, e.kind, e.cause)
+        tiled = any(p.tile for p in parts)
+        how = "along the graph: " + ", ".join(
+            f"{s.input} -> {s.output}" + (f" in {t} tiles of its channels" if t > 1 else "")
+            for s, t in zip(segs, tiles_per_segment(segs, parts), strict=True)
+        )
         combined = combine(result, names, how, results)
         if combined["status"] != "ok":
             return combined
         combined["split"]["linked"] = {
-            "checked": "each later part's proof over the previous part's committed outputs (swap_proof_commitments, verified)",
+            "checked": "each part's proof over its producing parts' committed outputs (swap_proof_commitments, verified)",
             "ok": all(r["commitments"].get("linked", {"ok": True})["ok"] for r in results),
             "per_part": [r["commitments"] for r in results],
         }
-        combined["split"]["segments"] = [{"input": s.input, "output": s.output, "cost": s.cost} for s in segs]
+        combined["split"]["segments"] = [
+            {"input": s.input, "output": s.output, "cost": s.cost, **({"tiles": t} if tiled else {})}
+            for s, t in zip(segs, tiles_per_segment(segs, parts), strict=True)
+        ]
+        if tiled:
+            combined["split"]["parts_graph"] = [
+                {
+                    "name": name,
+                    "inputs": list(p.inputs),
+                    "from": [names[q] if q is not None else "input" for q in p.producers],
+                }
+                for name, p in zip(names, parts, strict=True)
+            ]
         combined["split"]["scale"] = {"input_scale": scale, "from": "the whole model's search"}
         combined["split"]["domain"] = {
             "logrows": max(r["circuit"]["logrows"] for r in results),
@@ -188,6 +249,26 @@ def run_graph_split(
             "proved_again": relaid,  # the rounds whose parts were proved at a smaller logrows, then again
         }
         return measure_accuracy(combined, spec, keep / "kept" / names[-1], whole, backend, config, tol)
+
+
+def tiles_per_segment(segs: list[Segment], parts: list[GraphPart]) -> list[int]:
+    return [max([p.tile[1] for p in parts if p.segment == s.index and p.tile] or [1]) for s in segs]
+
+
+def produced(kept: Path, part_result: dict, backend, config: RunConfig) -> Produced:
+    """What a proved part hands on (Produced), read from its kept artifacts and its workload's float reference."""
+    settings = json.loads((kept / "settings.json").read_text())
+    witnesses = sorted(kept.glob("witness_[0-9]*.json"), key=lambda p: int(p.stem.split("_")[1]))
+    ref = json.loads(
+        (config.cache_dir / "workload" / part_result["cache_keys"]["workload"] / "reference.json").read_text()
+    )
+    return Produced(
+        witness=kept / "witness_0.json",
+        # proven outputs: the same field elements the next part quantizes at this scale
+        proven=[[v for o in backend.read_outputs(str(w)) for v in o] for w in witnesses],
+        calibration=ref["calibration"],  # float activations at the cut
+        scale=int(settings["model_output_scales"][0]),
+    )
 
 
 def measure_accuracy(result: dict, spec: Spec, last: Path, whole: Path, backend, config: RunConfig, tol: float) -> dict:

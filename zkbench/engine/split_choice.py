@@ -41,6 +41,10 @@ class Rung:
     prove_seconds: float
     fits: bool
     why: str = ""
+    # a graph split with tiles (zkbench.engine.graph_choice): the tiles of each layer's segment
+    tiles: tuple[int, ...] | None = None
+    # a graph split: every part's predicted prove seconds summed, each at the one logrows all share
+    all_prove_seconds: float | None = None
 
     def record(self) -> dict:
         return {
@@ -51,6 +55,8 @@ class Rung:
             "predicted_prove_seconds": self.prove_seconds,
             "fits": self.fits,
             **({"why": self.why} if self.why else {}),
+            **({"tiles": list(self.tiles)} if self.tiles else {}),
+            **({"predicted_prove_seconds_all_parts": self.all_prove_seconds} if self.all_prove_seconds else {}),
         }
 
 

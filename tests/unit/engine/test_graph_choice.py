@@ -1,8 +1,10 @@
 """zkbench/engine/graph_choice.py: --split auto on a model with no tiles: the whole first, split along
-its graph only when it does not fit, into the fewest segments whose largest is predicted to fit; a
-part that still does not fit sends it to the next count; none fitting is a skip with the reason.
+its graph only when it does not fit, into the fewest segments whose largest is predicted to fit, and
+past its most segments into one segment per layer with tiles; a part that still does not fit sends it
+to the next count; none fitting is a skip with the reason.
 The graph is tests/data/models/mlp (Gemm 80, Relu 8, Gemm 24: cost shares 80/112 at 2 segments and
-3 segments alike: the first Gemm alone is the largest)."""
+3 segments alike: the first Gemm alone is the largest; its layers are Gemm-Relu (88, 8 output
+features) and Gemm (24, 3 output features))."""
 
 from __future__ import annotations
 
@@ -33,9 +35,27 @@ def test_the_fewest_segments_whose_largest_fits():
     assert parts == 2 and why == "" and len(rungs) == 1
     assert rungs[0].num_rows == 715  # 1000 rows x 80/112, the first Gemm's share
     assert "x -> /0/Gemm_output_0: 71% of the graph's cost" in rungs[0].why
+
+
+def test_past_its_most_segments_the_layers_are_tiled_fewest_parts_first():
+    """500 MiB: 3 segments still hold the first Gemm whole (715 MiB); one segment per layer, the first
+    layer in 2 tiles of its 8 features (44 of 112 each: 393 rows), fits in 3 parts."""
     parts, rungs, why = graph_ladder(MLP, WHOLE, predict, budget_bytes=500 * 2**20)
-    assert parts is None and [r.parts for r in rungs] == [2, 3]
-    assert "even 3 segments along its graph (its most) need ~715.0 MiB" in why and "500.0 MiB budget" in why
+    assert parts == 3 and why == ""
+    assert [(r.parts, r.tiles) for r in rungs] == [(2, None), (3, None), (2, (1, 1)), (3, (2, 1))]
+    assert rungs[-1].num_rows == 393 and rungs[-1].fits and "in tiles [2, 1]" in rungs[-1].why
+    # every part's prove seconds: 393 + 393 + 215 rows at 1 ms each
+    assert rungs[-1].all_prove_seconds == pytest.approx(1.001)
+    # a tiled last layer is joined into the model's output by one more part: 8 + 2 tiles and the join
+    parts, rungs, _ = graph_ladder(MLP, WHOLE, predict, budget_bytes=150 * 2**20)
+    assert parts == 11 and rungs[-1].tiles == (8, 2)
+
+
+def test_nothing_finer_than_every_layer_at_its_most_tiles():
+    parts, rungs, why = graph_ladder(MLP, WHOLE, predict, budget_bytes=10 * 2**20)
+    assert parts is None and rungs[-1].tiles == (8, 3) and rungs[-1].parts == 12
+    assert "even 12 parts need ~99.0 MiB" in why and "10.0 MiB budget" in why
+    assert "no finer split: layer segment x -> /1/Relu_output_0 is at its most tiles (8)" in why
 
 
 def whole_result(status: str, peak: int, **extra) -> dict:
@@ -50,11 +70,13 @@ def config(tmp_path) -> RunConfig:
     return RunConfig(cache_dir=tmp_path, max_memory_bytes=800 * 2**20, split="auto")
 
 
-def run_auto(config, whole: dict, graph_runs: list[dict]):
+def run_auto(config, whole: dict, graph_runs: list[dict], tiles: list | None = None):
     seen: list[int] = []
 
     def run_graph(cfg: RunConfig) -> dict:
         seen.append(cfg.split)
+        if tiles is not None:
+            tiles.append(cfg.graph_tiles)
         assert cfg.part_budget_bytes == config.max_memory_bytes  # each part admitted by the budget
         return graph_runs.pop(0)
 
@@ -88,9 +110,17 @@ def test_a_whole_over_the_budget_is_split_and_a_part_over_it_again_resplit(confi
     assert choice["how"] == "along the graph" and json.dumps(choice)
 
 
+def test_a_plan_with_tiles_runs_with_its_tiles(config):
+    tight = RunConfig(cache_dir=config.cache_dir, max_memory_bytes=500 * 2**20, split="auto")
+    tiles: list = []
+    ok = {"status": "ok", "split": {"parts": 3}}
+    result, seen = run_auto(tight, whole_result("skipped", 2**31), [ok], tiles)
+    assert seen == [3] and tiles == [(2, 1)] and result["split_choice"]["ladder"][-1]["tiles"] == [2, 1]
+
+
 def test_no_count_fitting_is_a_skip_that_says_why(config):
-    small = RunConfig(cache_dir=config.cache_dir, max_memory_bytes=500 * 2**20, split="auto")
+    small = RunConfig(cache_dir=config.cache_dir, max_memory_bytes=10 * 2**20, split="auto")
     result, seen = run_auto(small, whole_result("skipped", 2**31), [])
     assert seen == [] and result["status"] == "skipped"
-    assert result["skip_reason"].startswith("--split auto: even 3 segments along its graph")
+    assert result["skip_reason"].startswith("--split auto: even 12 parts need")
     assert result["split_choice"]["parts"] is None
