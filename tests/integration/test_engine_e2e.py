@@ -206,3 +206,24 @@ def test_the_bisected_search_reuses_the_other_tolerances_evaluations_and_chooses
     # an evaluation read back is marked, and counted once
     reused = [c for c in fast[2.0]["search"]["candidates"] if c.get("cached")]
     assert len(reused) == fast[2.0]["stages"]["search"]["reused"]
+
+
+def test_a_full_disk_evicts_the_least_recently_used_keys_not_the_ones_in_use(tmp_path):
+    """Two experiments' keys in one cache; a third run that must keep more free than the disk has
+    deletes both (neither is in use), not its own; the first, run again, builds its keys again."""
+    import shutil
+    from dataclasses import replace
+
+    cfg = RunConfig(profile="smoke", rounds=1, cache_dir=tmp_path / "cache")
+    first, second = run_experiment("Tanh", 2.0, cfg), run_experiment("ReLU", 2.0, cfg)
+    assert first["status"] == second["status"] == "ok"
+    squeezed = replace(cfg, keep_disk_free_bytes=shutil.disk_usage(tmp_path).total)  # more than there can be
+    third = run_experiment("SiLU", 2.0, squeezed)
+    assert third["status"] == "ok", third.get("failure")
+    evicted = third["harness"]["evicted_from_cache"]
+    assert {e["key"] for e in evicted} == {first["cache_keys"]["keys"], second["cache_keys"]["keys"]}
+    assert all(e["bytes"] >= first["sizes"]["pk_bytes"] // 2 for e in evicted)
+    assert (cfg.cache_dir / "keys" / third["cache_keys"]["keys"]).is_dir()  # its own, built after the eviction
+    again = run_experiment("Tanh", 2.0, cfg)
+    assert again["status"] == "ok" and not again["stages"]["setup"]["cached"]
+    assert again["stages"]["compile"]["cached"]  # only the keys were evicted

@@ -96,6 +96,9 @@ class RunConfig:
     # --split auto's graph split with tiles: one segment per layer, segment s cut into graph_tiles[s]
     # tiles of its channels (zkbench.layers.graph_tiles); None: --split N's N segments, no tiles
     graph_tiles: tuple[int, ...] | None = None
+    # before a proving key is built: least recently used cached keys no live run holds are deleted until
+    # the disk has the new key's predicted size plus this much free (zkbench.engine.cache); None: never
+    keep_disk_free_bytes: int | None = None
     # a graph split's part: its circuit laid out at least at this logrows, the one domain all its parts
     # commit their cut tensors over (KZG commitments of the same values over two domains differ)
     commit_logrows: int | None = None

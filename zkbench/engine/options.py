@@ -20,6 +20,7 @@ from zkbench.backends import BACKENDS, DEFAULT_BACKEND
 from zkbench.engine.config import DEFAULT_ROUNDS, TOLERANCE_MODES, RunConfig, default_cache_dir
 from zkbench.engine.search.grid import DEFAULT_SCAN, SCANS
 from zkbench.layers import PROFILES, TOLERANCES, parse_tolerance
+from zkbench.units import parse_memory
 
 PYTEST, RUN, PLAN = "pytest", "run", "plan"  # the front ends
 ALL = frozenset({PYTEST, RUN, PLAN})
@@ -117,6 +118,14 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "--max-memory",
         "memory the run may use, e.g. 24G (default: host RAM less a reserve); --split auto splits what does "
         "not fit, other cases bigger than it are skipped before setup, and parallel setup/prove stages share it",
+        fronts=frozenset({PYTEST, RUN}),
+    ),
+    RunOption(
+        "keep_disk_free",
+        "--keep-disk-free",
+        "before a proving key is built, delete the least recently used cached keys (none a live run uses) until "
+        "the disk has the new key's predicted size plus this much free, e.g. 10G; 0 never deletes",
+        "10G",
         fronts=frozenset({PYTEST, RUN}),
     ),
     RunOption(
@@ -248,6 +257,16 @@ def number(kind: Callable[[str], Any], name: str, text: Any) -> Any:
         raise ValueError(f"{OPTIONS[name].flag} must be a {'whole ' * (kind is int)}number, got {text!r}") from None
 
 
+def disk_reserve(text: Any) -> int | None:
+    """--keep-disk-free: a size, or 0 (never evict: None)."""
+    if text is None or str(text).strip() in ("0", "off"):
+        return None
+    try:
+        return parse_memory(str(text))
+    except ValueError as e:
+        raise ValueError(f"--keep-disk-free: {e}") from None
+
+
 def run_config(values: Mapping[str, Any], defaults: Mapping[str, str] | None = None, **fixed: Any) -> RunConfig:
     """The one constructor of a RunConfig from run options: `values` as given (by name; missing and
     empty ones take the default), `fixed` the fields a front end decides itself (the backend of this
@@ -267,5 +286,6 @@ def run_config(values: Mapping[str, Any], defaults: Mapping[str, str] | None = N
         "backend": backend_of_run[0],
         "backend_python": backend_of_run[1],
         "split": get("split"),
+        "keep_disk_free_bytes": disk_reserve(get("keep_disk_free")),
     }
     return RunConfig(**{**options, **fixed})

@@ -86,3 +86,61 @@ def test_concurrent_processes_build_an_entry_once(tmp_path):
         assert p.exitcode == 0
     assert len(list(markers.iterdir())) == 1
     assert (tmp_path / "c" / "k" / "shared" / "f").read_text() == "done"
+
+
+class Disk:
+    """shutil.disk_usage as a disk of `free` bytes that grows by what is deleted from the cache."""
+
+    def __init__(self, root: Path, free: int):
+        self.root, self.start_free = root, free
+        self.start_used = self.used()
+
+    def used(self) -> int:
+        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+
+    def __call__(self, path):
+        import shutil
+
+        free = self.start_free + self.start_used - self.used()
+        return shutil._ntuple_diskusage(10**12, 10**12 - free, free)  # type: ignore[attr-defined]
+
+
+def keys_cache(tmp_path: Path, n: int) -> ArtifactCache:
+    """n key entries of 10 kB each (and a manifest), entry k last used at time k (entry 0 the least recently)."""
+    import os
+
+    cache = ArtifactCache(tmp_path)
+    for k in range(n):
+        cache.get_or_build("keys", f"key{k}", lambda d: (d / "pk.key").write_bytes(b"x" * 10_000) and {})
+        os.utime(tmp_path / "keys" / f"key{k}" / "manifest.json", (1000 + k, 1000 + k))
+    return cache
+
+
+def test_make_room_evicts_the_least_recently_used_keys_until_the_disk_has_room(tmp_path, monkeypatch):
+    cache = keys_cache(tmp_path, 4)
+    monkeypatch.setattr("zkbench.engine.cache.shutil.disk_usage", Disk(tmp_path, free=5_000))
+    # a new key of 12 kB and 3 kB kept free: 15 kB free needed, one eviction frees 10 kB and its manifest
+    evicted = cache.make_room("keys", need_bytes=12_000, keep_free_bytes=3_000)
+    assert [e["key"] for e in evicted] == ["key0"] and evicted[0]["bytes"] > 10_000
+    assert not (tmp_path / "keys" / "key0").exists() and (tmp_path / "keys" / "key1").exists()
+    assert cache.make_room("keys", need_bytes=12_000, keep_free_bytes=3_000) == []  # room enough now
+    cache.load("keys", "key1")  # used now: the most recent
+    assert [e["key"] for e in cache.make_room("keys", 30_000, 3_000)] == ["key2", "key3"]
+
+
+def test_make_room_spares_what_a_live_process_holds_and_what_is_being_built(tmp_path, monkeypatch):
+    from filelock import FileLock
+
+    cache = keys_cache(tmp_path, 3)
+    monkeypatch.setattr("zkbench.engine.cache.shutil.disk_usage", Disk(tmp_path, free=0))
+    cache.hold("keys", "key0")  # this process proves with it
+    dead = tmp_path / "keys" / ".held" / "key1.999999999"  # a marker whose process is gone
+    dead.touch()
+    with FileLock(str(tmp_path / "keys" / "key2") + ".lock"):  # someone builds it right now
+        evicted = cache.make_room("keys", need_bytes=10**6, keep_free_bytes=0)
+    assert [e["key"] for e in evicted] == ["key1"] and not dead.exists()
+    assert (tmp_path / "keys" / "key0").exists() and (tmp_path / "keys" / "key2").exists()
+    cache.release()
+    assert [e["key"] for e in cache.make_room("keys", 10**6, 0)] == ["key0", "key2"]
+    rebuilt, built = cache.get_or_build("keys", "key0", lambda d: (d / "pk.key").write_bytes(b"y") and {})
+    assert built  # an evicted entry is simply built again
