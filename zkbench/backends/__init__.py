@@ -85,9 +85,16 @@ class Backend(Protocol):
     # --- prover operations (stage child side): plain calls, timed by the caller ---
     def gen_settings(self, onnx: str, settings: str, run_args: dict) -> None: ...
     def calibrate(
-        self, data: str, onnx: str, settings: str, scales: list[int] | None, scale_rebase_multiplier: list[int] | None
+        self,
+        data: str,
+        onnx: str,
+        settings: str,
+        scales: list[int] | None,
+        scale_rebase_multiplier: list[int] | None,
+        target: str = "resources",
     ) -> None:
-        """scales / scale_rebase_multiplier None: ezkl's own defaults."""
+        """scales / scale_rebase_multiplier None: ezkl's own defaults. target: ezkl's calibration target;
+        "resources/col-overflow" lays the rows out over more advice columns at a lower logrows."""
         ...
 
     def compile(self, onnx: str, compiled: str, settings: str) -> None: ...

@@ -57,11 +57,17 @@ class Ezkl23:
         self._call("gen_settings", onnx, settings, py_run_args=self._run_args(run_args))
 
     def calibrate(
-        self, data: str, onnx: str, settings: str, scales: list[int] | None, scale_rebase_multiplier: list[int] | None
+        self,
+        data: str,
+        onnx: str,
+        settings: str,
+        scales: list[int] | None,
+        scale_rebase_multiplier: list[int] | None,
+        target: str = "resources",
     ) -> None:
         given = {"scales": scales, "scale_rebase_multiplier": scale_rebase_multiplier}
         self._call(
-            "calibrate_settings", data, onnx, settings, "resources", **{k: v for k, v in given.items() if v is not None}
+            "calibrate_settings", data, onnx, settings, target, **{k: v for k, v in given.items() if v is not None}
         )
 
     def compile(self, onnx: str, compiled: str, settings: str) -> None:

@@ -22,7 +22,7 @@ from zkbench.engine.norm_choice import norm_ladder
 from zkbench.engine.norm_split_step import decomposable
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.candidate import Candidate, fixed_run_args
-from zkbench.engine.split_choice import choose, ladder_counts, part_ops, probe_count, probe_spec
+from zkbench.engine.split_choice import choose, ladder_counts, part_ops, probe_count, probe_spec, weigh
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import experiment_id, get, parse_tolerance
 from zkbench.layers.norm_split import norm_split
@@ -227,15 +227,25 @@ def time_estimate(prediction: dict, evaluate_s: float, config: RunConfig, basis:
     }
 
 
-def whole_row(plan: dict, memory: int) -> dict:
-    """The plan's row for one memory size as one circuit (the whole's prediction)."""
+def whole_row(plan: dict, memory: int, config: RunConfig) -> dict:
+    """The plan's row for one memory size as one circuit: the whole's prediction, or that of its
+    col-overflow layout where only that fits (the memory fit's choice: split_choice.layout_fit)."""
+    rung = weigh(1, plan["settings"], lambda s: predicted(s, config), memory)
+    if rung.layout == "rows":
+        logrows, peak, total = plan["logrows"], plan["prediction"]["peak_rss_bytes"], plan["estimate"]["total_s"]
+    else:  # the setups and proves scaled by the layout's predicted prove seconds
+        est, whole_prove = plan["estimate"], plan["prediction"].get("prove_seconds") or 0.0
+        ratio = rung.prove_seconds / whole_prove if whole_prove else 1.0
+        logrows, peak = rung.logrows, rung.peak_rss_bytes
+        total = est["search_s"] + (est["setup_s"] + est["prove_s"]) * ratio
     return {
         "memory_bytes": memory,
         "parts": 1,
-        "logrows": plan["logrows"],
-        "peak_rss_bytes": plan["prediction"]["peak_rss_bytes"],
-        "total_s": plan["estimate"]["total_s"],
+        "logrows": logrows,
+        "peak_rss_bytes": peak,
+        "total_s": total,
         "why": "",
+        **({"layout": rung.layout} if rung.layout != "rows" else {}),
     }
 
 
@@ -243,7 +253,7 @@ def by_memory_whole_or_graph(plan: dict, memory: int, config: RunConfig, no_tile
     """A model with no tiles under one memory size, as --split auto runs it (zkbench.engine.graph_choice):
     whole when its prediction fits, else the fewest segments of its graph whose largest is predicted
     to fit (the whole's circuit scaled by each segment's share of the cost), else nowhere."""
-    row = whole_row(plan, memory)
+    row = whole_row(plan, memory, config)
     if row["peak_rss_bytes"] <= memory:
         return row
     if config.backend not in LINKABLE:
@@ -280,6 +290,7 @@ def by_memory_whole_or_graph(plan: dict, memory: int, config: RunConfig, no_tile
         "total_s": 2 * est["search_s"] + (est["setup_s"] + est["prove_s"]) * scale,
         "how": "along the graph" + (f", one segment per layer in tiles {list(rung.tiles)}" if rung.tiles else ""),
         "ladder": [r.record() for r in rungs],
+        **({"layout": rung.layout} if rung.layout != "rows" else {}),
     }
 
 
@@ -287,7 +298,7 @@ def by_memory_whole_or_norm(plan: dict, memory: int, config: RunConfig, spec) ->
     """A LayerNorm under one memory size, as --split auto runs it (zkbench.engine.norm_choice): whole
     when its prediction fits, else the fewest normalising parts whose circuit (the whole's scaled to
     1/n of it) is predicted to fit, each with its statistics parts, else nowhere."""
-    row = whole_row(plan, memory)
+    row = whole_row(plan, memory, config)
     if row["peak_rss_bytes"] <= memory:
         return row
     parts, rungs, why = norm_ladder(spec, config.profile, plan["settings"], 1, lambda s: predicted(s, config), memory)
@@ -315,6 +326,7 @@ def by_memory_whole_or_norm(plan: dict, memory: int, config: RunConfig, spec) ->
         "total_s": est["search_s"] + (est["setup_s"] + est["prove_s"]) * scale,
         "how": f"{parts} normalised chunks after {all_parts - parts} statistics parts",
         "ladder": [r.record() for r in rungs],
+        **({"layout": last.layout} if last.layout != "rows" else {}),
     }
 
 
@@ -417,6 +429,7 @@ def plan_split(
                 "total_s": one["total_s"] * rung.parts,
                 "why": "" if choice.parts else choice.why_none(),
                 "ladder": [r.record() for r in choice.ladder],
+                **({"layout": rung.layout} if rung.layout != "rows" else {}),
             }
         )
     return plan

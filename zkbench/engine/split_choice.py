@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from zkbench.layers import LayerSpec
 from zkbench.layers.split import PartSpec, largest_tile, parts_of, tile_ops, tiling
+from zkbench.resources.predict.layout import at_logrows, overflow_logrows
 from zkbench.units import human_bytes
 
 MAX_LOGROWS = 26  # ezkl's largest circuit (its SRS and FFT domain)
@@ -45,6 +46,8 @@ class Rung:
     tiles: tuple[int, ...] | None = None
     # a graph split: every part's predicted prove seconds summed, each at the one logrows all share
     all_prove_seconds: float | None = None
+    # how its largest part is laid out: "rows", or "col-overflow" where only that fits (layout_fit)
+    layout: str = "rows"
 
     def record(self) -> dict:
         return {
@@ -56,6 +59,7 @@ class Rung:
             "fits": self.fits,
             **({"why": self.why} if self.why else {}),
             **({"tiles": list(self.tiles)} if self.tiles else {}),
+            **({"layout": self.layout} if self.layout != "rows" else {}),
             **({"predicted_prove_seconds_all_parts": self.all_prove_seconds} if self.all_prove_seconds else {}),
         }
 
@@ -149,13 +153,29 @@ def scaled_settings(settings: dict, factor: float) -> dict:
     return s
 
 
-def weigh(n: int, settings: dict, predict: Callable[[dict], dict], budget_bytes: int, why: str = "") -> Rung:
-    k = int(settings["run_args"]["logrows"])
+def layout_fit(settings: dict, predict: Callable[[dict], dict], budget_bytes: int) -> tuple[str, dict, dict]:
+    """How a part's circuit would be laid out under the budget, as the memory fit lays it out
+    (zkbench.engine.memory_fit): its rows layout when that is predicted to fit, else ezkl's
+    col-overflow layout (the rows spilled into more columns at the logrows its public values,
+    commitments and tables need) when that is, else the smaller of the two. (layout, settings, prediction)."""
     p = predict(settings)
+    low = overflow_logrows(settings)
+    if p["peak_rss_bytes"] <= budget_bytes or low >= int(settings["run_args"]["logrows"]):
+        return "rows", settings, p
+    spilled = at_logrows(settings, low)
+    q = predict(spilled)
+    if q["peak_rss_bytes"] <= budget_bytes or q["peak_rss_bytes"] < p["peak_rss_bytes"]:
+        return "col-overflow", spilled, q
+    return "rows", settings, p
+
+
+def weigh(n: int, settings: dict, predict: Callable[[dict], dict], budget_bytes: int, why: str = "") -> Rung:
+    layout, laid, p = layout_fit(settings, predict, budget_bytes)
     fits = p["peak_rss_bytes"] <= budget_bytes
+    k = int(laid["run_args"]["logrows"])
     if k > MAX_LOGROWS:
         fits, why = False, f"logrows {k} is above ezkl's largest circuit ({MAX_LOGROWS})"
-    return Rung(n, k, settings["num_rows"], p["peak_rss_bytes"], p["prove_seconds"], fits, why)
+    return Rung(n, k, settings["num_rows"], p["peak_rss_bytes"], p["prove_seconds"], fits, why, layout=layout)
 
 
 def evaluable(rung: Rung | None) -> bool:

@@ -34,8 +34,12 @@ def settings(rows: int, logrows: int | None = None) -> dict:
 
 
 def peak_per_row(per_row: float):
-    """A predictor whose peak is per_row bytes per row of the domain (2^logrows)."""
-    return lambda s: {"peak_rss_bytes": int(per_row * 2 ** s["run_args"]["logrows"]), "prove_seconds": 1.0}
+    """A predictor whose peak is per_row bytes per cell row of the circuit's area: 2^logrows rows, or its
+    rows where they spill into more columns at a lower logrows (col-overflow)."""
+    return lambda s: {
+        "peak_rss_bytes": int(per_row * max(2 ** s["run_args"]["logrows"], s["num_rows"])),
+        "prove_seconds": 1.0,
+    }
 
 
 def rows_probe(rows_per_op: float):
@@ -290,3 +294,24 @@ def test_a_small_whole_is_its_own_probe_run_first_and_split_only_when_its_predic
     assert result["split_choice"]["earlier_attempts"] == [{"parts": 1, "trouble": skip}]
     assert result["split_choice"]["parts"] == 2
     assert [(r["parts"], r["fits"]) for r in result["split_choice"]["ladder"]] == [(1, False), (2, True)]
+
+
+def test_a_part_that_fits_only_with_its_rows_spilled_into_more_columns_is_weighed_so():
+    """1.1 M rows take logrows 21 (2^21 rows of area); laid out col-overflow at logrows 10 (its range
+    check's 1024 values), its area is its rows: half. A budget between the two: the col-overflow layout
+    fits, as the memory fit would lay that part out (zkbench.engine.memory_fit)."""
+    from zkbench.engine.split_choice import layout_fit, weigh
+
+    s = {**settings(1_100_000), "required_range_checks": [[0, 1023]]}
+    predict = peak_per_row(1000)
+    assert s["run_args"]["logrows"] == 21
+    layout, laid, p = layout_fit(s, predict, budget_bytes=1_500_000_000)
+    assert (layout, laid["run_args"]["logrows"], p["peak_rss_bytes"]) == ("col-overflow", 10, 1_100_000_000)
+    rung = weigh(1, s, predict, 1_500_000_000)
+    assert rung.fits and rung.layout == "col-overflow" and rung.logrows == 10
+    assert rung.record()["layout"] == "col-overflow"
+    # its rows layout fits: kept as it is (the search's circuit)
+    assert layout_fit(s, predict, budget_bytes=3 * 2**30)[0] == "rows"
+    # neither fits: not fitting, the smaller of the two reported
+    tight = weigh(1, s, predict, 10**8)
+    assert not tight.fits and tight.peak_rss_bytes == 1_100_000_000

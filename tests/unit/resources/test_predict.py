@@ -252,3 +252,36 @@ def test_provenance_commands_are_current_zkbench_commands():
         ap.parse_args(argv)
         flags = {s for action in subcommands[argv[0]]._actions for s in action.option_strings}
         assert {t for t in argv if t.startswith("--")} <= flags, argv  # argparse would accept an abbreviation
+
+
+def overflow_case(logrows: int, instances: int, ranges, committed=()) -> dict:
+    return {
+        "run_args": {"logrows": logrows, "num_inner_cols": 2, "lookup_range": [0, 0]},
+        "num_rows": 2 ** (logrows - 1),
+        "total_assignments": 2**logrows,
+        "model_instance_shapes": [[instances]] if instances else [],
+        "module_sizes": {"polycommit": list(committed), "poseidon": [0, [0]]},
+        "required_lookups": [],
+        "required_range_checks": [list(r) for r in ranges],
+    }
+
+
+def test_col_overflow_lays_a_circuit_out_at_what_its_public_values_and_tables_need():
+    """The floors seen in ezkl 23.0.5's col-overflow calibration (tests/integration/test_memory_fit.py
+    checks them against ezkl): public values (a paper Conv tile: 35904 + 256 -> 16), a committed tensor,
+    a range check's range (decomposition 1024: 10), never above the rows' own logrows."""
+    from zkbench.resources.predict.layout import overflow_logrows
+
+    assert overflow_logrows(overflow_case(19, 36160, [(-1, 1), (0, 1023)])) == 16
+    assert overflow_logrows(overflow_case(13, 192, [(-1, 1), (0, 1023)])) == 10
+    assert overflow_logrows(overflow_case(18, 0, [(0, 16383)])) == 14
+    assert overflow_logrows(overflow_case(19, 0, [(0, 1023)], committed=[40000])) == 16
+    assert overflow_logrows(overflow_case(9, 36160, [(0, 1023)])) == 9  # the rows need less: no lower
+
+
+def test_a_circuit_laid_out_lower_spills_its_rows_into_more_columns():
+    from zkbench.resources.predict.layout import at_logrows, columns
+
+    s = overflow_case(19, 36160, [(-1, 1), (0, 1023)])
+    rows, spilled = columns(s), columns(at_logrows(s, 16))
+    assert spilled["logrows"] == 16 and spilled["advice_columns"] >= 4 * rows["advice_columns"]  # 6 -> 30

@@ -27,9 +27,41 @@ def op_gen_settings(onnx: str, settings: str, run_args: dict):
     return None, lambda: prover.gen_settings(onnx, settings, run_args)
 
 
-def op_calibrate(data: str, onnx: str, settings: str, scales: list[int], scale_rebase_multiplier: list[int]):
+def op_calibrate(
+    data: str,
+    onnx: str,
+    settings: str,
+    scales: list[int],
+    scale_rebase_multiplier: list[int],
+    target: str = "resources",
+):
     prover = backend()
-    return None, lambda: prover.calibrate(data, onnx, settings, scales, scale_rebase_multiplier)
+    return None, lambda: prover.calibrate(data, onnx, settings, scales, scale_rebase_multiplier, target)
+
+
+def op_layouts(onnx: str, data: str, out_dir: str, layouts: list[dict]):
+    """Each layout's settings (gen_settings, then calibrate_settings at its one scale with its target) in
+    out_dir/<name>.json, for the memory fit (zkbench.engine.memory_fit) to predict: one line of why for
+    one that could not be made."""
+    from pathlib import Path
+
+    prover = backend()
+    box: dict = {}
+
+    def call():
+        for lay in layouts:
+            path = str(Path(out_dir) / f"{lay['name']}.json")
+            try:
+                prover.gen_settings(onnx, path, lay["run_args"])
+                prover.calibrate(data, onnx, path, [lay["scale"]], [1], lay["target"])
+                box[lay["name"]] = {"settings": path}
+            except BaseException as e:  # noqa: BLE001 - pyo3 panics are BaseException
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+                text = str(e).strip().splitlines()
+                box[lay["name"]] = {"error": f"{type(e).__name__}: {text[0] if text else ''}"[:300]}
+
+    return box, call
 
 
 def op_compile(onnx: str, compiled: str, settings: str):

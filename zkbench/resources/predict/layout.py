@@ -238,3 +238,36 @@ def features(cols: dict) -> dict:
         "prove_ext": float(FIELD_BYTES * e * n * ext_cols),
         "work": e * n * k * (fp + ext_cols) / 1e9,
     }
+
+
+MIN_LOGROWS = 6  # ezkl's smallest circuit
+RESERVED_ROWS = BLINDING_FACTORS + TABLE_PAD
+
+
+def overflow_logrows(settings: dict) -> int:
+    """The logrows ezkl's "resources/col-overflow" calibration lays a circuit out at: the least that
+    holds its public values and committed tensors (they cannot spill into more columns) and that each
+    lookup or range-check table's range needs (ezkl keeps 2^k >= the range, the table then in one or
+    two columns); the rows spill into more advice columns instead (`columns` replays that at any
+    logrows). Never above the logrows the rows themselves take. Checked against ezkl 23.0.5 on the
+    smoke study's layers and paper tiles (tests/integration/test_memory_fit.py)."""
+    ra = settings["run_args"]
+    floor = MIN_LOGROWS
+    instances = _instances(settings)
+    if instances:
+        floor = max(floor, math.ceil(math.log2(instances + RESERVED_ROWS)))
+    committed = [int(x) for x in (settings.get("module_sizes") or {}).get("polycommit") or []]
+    if committed:
+        floor = max(floor, math.ceil(math.log2(max(committed) + RESERVED_ROWS)))
+    ranges = [tuple(r) for r in settings.get("required_range_checks") or []]
+    if settings.get("required_lookups"):
+        ranges.append(tuple(ra.get("lookup_range") or (0, 0)))
+    for lo, hi in ranges:
+        if hi - lo > 1:
+            floor = max(floor, math.ceil(math.log2(int(hi) - int(lo))))
+    return min(floor, int(ra["logrows"]))
+
+
+def at_logrows(settings: dict, logrows: int) -> dict:
+    """The same circuit's settings laid out at `logrows` (col-overflow: the rows spill into more columns)."""
+    return {**settings, "run_args": {**settings["run_args"], "logrows": logrows}}

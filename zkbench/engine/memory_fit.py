@@ -1,0 +1,195 @@
+"""Parent side: the memory-aware choice of a circuit. The tolerance search picks the cheapest circuit
+that meets the tolerance (least logrows, then rows); under a memory budget that circuit may not fit,
+where the same circuit laid out otherwise would: ezkl trades height for width. So when the search's
+choice is predicted over the budget, the same candidate (its scale and decomposition) is laid out
+again, before any key, at every inner column count of the grid and each in two ways:
+
+- `rows`: calibrate_settings' target "resources": logrows what the rows (and lookup tables) need;
+- `col-overflow`: target "resources/col-overflow": logrows what the lookup tables, range checks and
+  public values need, the rows spread over more advice columns (ezkl 23 Conv tile of the paper,
+  2 columns: logrows 19 -> 16, predicted peak 4.3 -> 2.2 GiB).
+
+Each layout's setup and prove peaks are predicted (zkbench.resources.predict, which replays ezkl's
+column layout from the settings) and, of those that fit the budget, the one predicted to prove
+fastest is built (its settings and calibrate stages measured as the search's choice's are). The
+search's assumption that the error depends on the scale only (zkbench.engine.search.algorithm) is
+what makes another layout of a passing candidate pass too; the accuracy stage measures it on the
+held-out inputs, as for every circuit. None fitting leaves the search's choice, which admission then
+skips (and --split auto splits). The result's `search.memory` says what was weighed and why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from zkbench.engine.search.candidate import Candidate, fixed_run_args
+from zkbench.engine.stage_records import from_cache, measured
+from zkbench.engine.stage_worker import StageFailed
+from zkbench.files import content_key, sha256_file
+
+LAYOUTS = {"rows": "resources", "col-overflow": "resources/col-overflow"}
+RULE = (
+    "the search's circuit when its predicted peak fits the budget; else, of its layouts (inner columns x "
+    "rows or col-overflow) predicted to fit, the one predicted to prove fastest"
+)
+
+
+def peak(prediction: dict) -> int:
+    return max(prediction["setup_peak_rss_bytes"], prediction["prove_peak_rss_bytes"])
+
+
+def fit(exp, wl: dict, found: dict, budget: int | None, predict: Callable[[dict], dict]) -> dict:
+    """The search entry the experiment goes on with: `found` (the search's) unless it is predicted over
+    `budget` and another layout of its candidate is predicted to fit (then an entry whose settings.json
+    is that layout's). Records `search.memory` whenever there is a budget to fit."""
+    search = exp.r["search"]
+    if not budget or search.get("chosen") is None or "scale" not in search["candidates"][search["chosen"]]:
+        return found  # no budget, or ezkl's own circuit (no candidate of the grid to lay out again)
+    settings = json.loads((Path(found["dir"]) / "settings.json").read_text())
+    try:
+        own = predict(settings)
+    except (OSError, KeyError, ValueError):  # no fitted prediction for this backend: nothing to weigh
+        return found
+    chosen = search["candidates"][search["chosen"]]
+    record = {
+        "budget_bytes": budget,
+        "rule": RULE,
+        "search_choice": layout_record(chosen["num_inner_cols"], "rows", settings, own, budget),
+    }
+    if peak(own) <= budget:
+        search["memory"] = {**record, "chosen": "the search's", "why": "its predicted peak fits the budget"}
+        return found
+    key = content_key(
+        "memory-fit",
+        exp.r["cache_keys"]["search"],
+        budget,
+        sorted(exp.cfg.inner_cols),
+        sha256_file(prediction_data(exp.cfg.backend)),
+    )
+    m, built = exp.cache.get_or_build("memory-fit", key, lambda tmp: build(exp, wl, chosen, tmp, budget, predict))
+    meta = m["meta"]
+    search["memory"] = {
+        **record,
+        "layouts": meta["layouts"],
+        "weighed": {**from_cache(meta["weighed"], built)},
+        "chosen": meta["chosen"],
+        "why": meta["why"],
+        "assumes": "another layout of the search's passing candidate meets the tolerance as well (the error "
+        "depends on the scale only); measured on the held-out inputs by the accuracy stage",
+    }
+    exp.r["cache_keys"]["memory_fit"] = key
+    if meta["chosen"] is None:
+        return found
+    exp.stages["settings"] = from_cache(meta["settings"], built)
+    exp.stages["calibrate"] = from_cache(meta["calibrate"], built)
+    return m
+
+
+def prediction_data(backend: str) -> Path:
+    from zkbench.resources.predict.model import data_path
+
+    return data_path(backend)
+
+
+def layout_record(cols: int, layout: str, settings: dict, p: dict, budget: int) -> dict:
+    return {
+        "num_inner_cols": cols,
+        "layout": layout,
+        "logrows": settings["run_args"]["logrows"],
+        "num_rows": settings["num_rows"],
+        "advice_columns": p.get("advice_columns"),
+        "predicted_peak_rss_bytes": peak(p),
+        "predicted_prove_seconds": p["prove_seconds"],
+        "fits": peak(p) <= budget,
+    }
+
+
+def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable[[dict], dict]) -> dict:
+    """The memory-fit entry: every layout made and predicted in one child (measured as `weighed`), the
+    fastest one that fits made again into tmp/settings.json by the settings and calibrate stages."""
+    d = Path(wl["dir"])
+    layouts: list[dict] = []
+    for cols in sorted(exp.cfg.inner_cols):
+        cand = Candidate(chosen["scale"], chosen["decomp_base"], chosen["decomp_legs"], cols)
+        for layout, target in LAYOUTS.items():
+            if (cols, layout) != (chosen["num_inner_cols"], "rows"):  # the search's own, weighed already
+                name = f"{cand.stem}-{layout}"
+                layouts.append(
+                    {"name": name, "run_args": cand.run_args(fixed_run_args(d)), "scale": cand.scale, "target": target}
+                )
+    made = tmp / "layouts"
+    made.mkdir()
+    [rep] = exp.stage(
+        "search",
+        op="layouts",
+        onnx=str(d / "network.onnx"),
+        data=str(d / "calibration.json"),
+        out_dir=str(made),
+        layouts=layouts,
+    )
+    weighed: list[dict] = []
+    best: tuple[dict, dict] | None = None
+    for lay in layouts:
+        got = rep["result"][lay["name"]]
+        cols = lay["run_args"]["num_inner_cols"]
+        layout = "col-overflow" if lay["target"] == LAYOUTS["col-overflow"] else "rows"
+        if "error" in got:
+            weighed.append({"num_inner_cols": cols, "layout": layout, "error": got["error"]})
+            continue
+        settings = json.loads(Path(got["settings"]).read_text())
+        rec = layout_record(cols, layout, settings, predict(settings), budget)
+        weighed.append(rec)
+        if rec["fits"] and (best is None or rec["predicted_prove_seconds"] < best[0]["predicted_prove_seconds"]):
+            best = (rec, lay)
+    for f in made.iterdir():
+        f.unlink()
+    made.rmdir()
+    meta: dict = {"layouts": weighed, "weighed": measured(rep)}
+    if best is None:
+        smallest = min(
+            (w for w in weighed if "error" not in w), key=lambda w: w["predicted_peak_rss_bytes"], default=None
+        )
+        meta["chosen"] = None
+        meta["why"] = "no layout is predicted to fit" + (
+            f": the smallest, {smallest['num_inner_cols']} columns {smallest['layout']} at logrows "
+            f"{smallest['logrows']}, needs {smallest['predicted_peak_rss_bytes']} B"
+            if smallest
+            else ""
+        )
+        return meta
+    rec, lay = best
+    settings_path = tmp / "settings.json"
+    [gen] = exp.stage(
+        "settings",
+        op="gen_settings",
+        onnx=str(d / "network.onnx"),
+        settings=str(settings_path),
+        run_args=lay["run_args"],
+    )
+    [cal] = exp.stage(
+        "calibrate",
+        data=str(d / "calibration.json"),
+        onnx=str(d / "network.onnx"),
+        settings=str(settings_path),
+        scales=[lay["scale"]],
+        scale_rebase_multiplier=[1],
+        target=lay["target"],
+    )
+    remade = json.loads(settings_path.read_text())
+    if remade["run_args"]["logrows"] != rec["logrows"]:  # what is built must be what was weighed
+        raise StageFailed(
+            "calibrate",
+            "not_reproducible",
+            f"{rec['layout']} with {rec['num_inner_cols']} columns: logrows {remade['run_args']['logrows']} made "
+            f"again, {rec['logrows']} weighed",
+        )
+    meta.update(
+        chosen={k: rec[k] for k in ("num_inner_cols", "layout", "logrows")},
+        why=f"the search's circuit is predicted over the budget; {rec['num_inner_cols']} columns, {rec['layout']}, "
+        f"at logrows {rec['logrows']} is predicted to fit and to prove fastest of those that do",
+        settings=measured(gen),
+        calibrate=measured(cal),
+    )
+    return meta
