@@ -5,13 +5,15 @@ choice is predicted over the budget, the same candidate (its scale and decomposi
 again, before any key, at every inner column count of the grid and each in two ways:
 
 - `rows`: calibrate_settings' target "resources": logrows what the rows (and lookup tables) need;
-- `col-overflow`: target "resources/col-overflow": logrows what the lookup tables, range checks and
-  public values need, the rows spread over more advice columns (ezkl 23 Conv tile of the paper,
-  2 columns: logrows 19 -> 16, predicted peak 4.3 -> 2.2 GiB).
+- `col-overflow`: any logrows from what ezkl's "resources/col-overflow" calibration lays it out at (what
+  its public values, committed tensors and lookup ranges need) up to the rows', the rows spilled into
+  more advice columns: the two calibrations differ in logrows alone. The lowest is not always the
+  least memory: thousands of columns cost memory of their own.
 
 Each layout's setup and prove peaks are predicted (zkbench.resources.predict, which replays ezkl's
 column layout from the settings) and, of those that fit the budget, the one predicted to prove
-fastest is built (its settings and calibrate stages measured as the search's choice's are). The
+fastest is built (its settings and calibrate stages measured as the search's choice's are, then laid
+out at its logrows). The
 search's assumption that the error depends on the scale only (zkbench.engine.search.algorithm) is
 what makes another layout of a passing candidate pass too; the accuracy stage measures it on the
 held-out inputs, as for every circuit. None fitting leaves the search's choice, which admission then
@@ -28,6 +30,7 @@ from zkbench.engine.search.candidate import Candidate, fixed_run_args
 from zkbench.engine.stage_records import from_cache, measured
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.files import content_key, sha256_file
+from zkbench.resources.predict.layout import at_logrows
 
 LAYOUTS = {"rows": "resources", "col-overflow": "resources/col-overflow"}
 RULE = (
@@ -107,18 +110,25 @@ def layout_record(cols: int, layout: str, settings: dict, p: dict, budget: int) 
 
 
 def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable[[dict], dict]) -> dict:
-    """The memory-fit entry: every layout made and predicted in one child (measured as `weighed`), the
-    fastest one that fits made again into tmp/settings.json by the settings and calibrate stages."""
+    """The memory-fit entry: for each column count, the candidate's rows settings and ezkl's col-overflow
+    floor made in one child (measured as `weighed`), every logrows from the floor to the rows' own
+    predicted (split_choice.layout_fit's rule); the fastest that fits made again into tmp/settings.json by
+    the settings and calibrate stages, at its logrows."""
     d = Path(wl["dir"])
     layouts: list[dict] = []
     for cols in sorted(exp.cfg.inner_cols):
         cand = Candidate(chosen["scale"], chosen["decomp_base"], chosen["decomp_legs"], cols)
         for layout, target in LAYOUTS.items():
-            if (cols, layout) != (chosen["num_inner_cols"], "rows"):  # the search's own, weighed already
-                name = f"{cand.stem}-{layout}"
-                layouts.append(
-                    {"name": name, "run_args": cand.run_args(fixed_run_args(d)), "scale": cand.scale, "target": target}
-                )
+            layouts.append(
+                {
+                    "name": f"{cand.stem}-{layout}",
+                    "cols": cols,
+                    "layout": layout,
+                    "run_args": cand.run_args(fixed_run_args(d)),
+                    "scale": cand.scale,
+                    "target": target,
+                }
+            )
     made = tmp / "layouts"
     made.mkdir()
     [rep] = exp.stage(
@@ -131,18 +141,24 @@ def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable
     )
     weighed: list[dict] = []
     best: tuple[dict, dict] | None = None
-    for lay in layouts:
-        got = rep["result"][lay["name"]]
-        cols = lay["run_args"]["num_inner_cols"]
-        layout = "col-overflow" if lay["target"] == LAYOUTS["col-overflow"] else "rows"
-        if "error" in got:
-            weighed.append({"num_inner_cols": cols, "layout": layout, "error": got["error"]})
+    for cols in sorted(exp.cfg.inner_cols):
+        rows_lay, over_lay = (next(x for x in layouts if x["cols"] == cols and x["layout"] == n) for n in LAYOUTS)
+        rows_got, over_got = rep["result"][rows_lay["name"]], rep["result"][over_lay["name"]]
+        if "error" in rows_got:
+            weighed.append({"num_inner_cols": cols, "layout": "rows", "error": rows_got["error"]})
             continue
-        settings = json.loads(Path(got["settings"]).read_text())
-        rec = layout_record(cols, layout, settings, predict(settings), budget)
-        weighed.append(rec)
-        if rec["fits"] and (best is None or rec["predicted_prove_seconds"] < best[0]["predicted_prove_seconds"]):
-            best = (rec, lay)
+        settings = json.loads(Path(rows_got["settings"]).read_text())
+        k = int(settings["run_args"]["logrows"])
+        floor = (
+            k if "error" in over_got else int(json.loads(Path(over_got["settings"]).read_text())["run_args"]["logrows"])
+        )
+        for j in range(min(floor, k), k + 1):
+            laid = at_logrows(settings, j)
+            rec = layout_record(cols, "rows" if j == k else "col-overflow", laid, predict(laid), budget)
+            rec["col_overflow_floor"] = floor
+            weighed.append(rec)
+            if rec["fits"] and (best is None or rank(rec) < rank(best[0])):
+                best = (rec, rows_lay)
     for f in made.iterdir():
         f.unlink()
     made.rmdir()
@@ -175,16 +191,17 @@ def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable
         settings=str(settings_path),
         scales=[lay["scale"]],
         scale_rebase_multiplier=[1],
-        target=lay["target"],
     )
     remade = json.loads(settings_path.read_text())
-    if remade["run_args"]["logrows"] != rec["logrows"]:  # what is built must be what was weighed
-        raise StageFailed(
+    weighed_rows = next(w for w in weighed if w["num_inner_cols"] == rec["num_inner_cols"] and w["layout"] == "rows")
+    if (remade["run_args"]["logrows"], remade["num_rows"]) != (weighed_rows["logrows"], weighed_rows["num_rows"]):
+        raise StageFailed(  # what is built must be what was weighed
             "calibrate",
             "not_reproducible",
-            f"{rec['layout']} with {rec['num_inner_cols']} columns: logrows {remade['run_args']['logrows']} made "
-            f"again, {rec['logrows']} weighed",
+            f"{rec['num_inner_cols']} columns: logrows {remade['run_args']['logrows']}, {remade['num_rows']} rows "
+            f"made again, {weighed_rows['logrows']}, {weighed_rows['num_rows']} weighed",
         )
+    settings_path.write_text(json.dumps(at_logrows(remade, rec["logrows"])))
     meta.update(
         chosen={k: rec[k] for k in ("num_inner_cols", "layout", "logrows")},
         why=f"the search's circuit is predicted over the budget; {rec['num_inner_cols']} columns, {rec['layout']}, "
@@ -193,3 +210,8 @@ def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable
         calibrate=measured(cal),
     )
     return meta
+
+
+def rank(rec: dict) -> tuple:
+    """Fastest first; of two as fast, the higher logrows (fewer columns)."""
+    return (rec["predicted_prove_seconds"], -rec["logrows"])

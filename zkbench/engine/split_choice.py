@@ -153,20 +153,28 @@ def scaled_settings(settings: dict, factor: float) -> dict:
     return s
 
 
-def layout_fit(settings: dict, predict: Callable[[dict], dict], budget_bytes: int) -> tuple[str, dict, dict]:
-    """How a part's circuit would be laid out under the budget, as the memory fit lays it out
-    (zkbench.engine.memory_fit): its rows layout when that is predicted to fit, else ezkl's
-    col-overflow layout (the rows spilled into more columns at the logrows its public values,
-    commitments and tables need) when that is, else the smaller of the two. (layout, settings, prediction)."""
+def layout_fit(
+    settings: dict, predict: Callable[[dict], dict], budget_bytes: int, floor: int | None = None
+) -> tuple[str, dict, dict]:
+    """How a circuit is laid out under the budget, as the memory fit lays it out
+    (zkbench.engine.memory_fit): its rows layout when that is predicted to fit; else, of the logrows
+    from its col-overflow floor (`floor`, else overflow_logrows) up to its rows' own, the one
+    predicted to prove fastest of those predicted to fit (its rows spilled into more columns); else the
+    one with the smallest predicted peak. Returns (layout, settings at that logrows, prediction);
+    layout "rows" or "col-overflow"."""
+    k = int(settings["run_args"]["logrows"])
     p = predict(settings)
-    low = overflow_logrows(settings)
-    if p["peak_rss_bytes"] <= budget_bytes or low >= int(settings["run_args"]["logrows"]):
+    if p["peak_rss_bytes"] <= budget_bytes:
         return "rows", settings, p
-    spilled = at_logrows(settings, low)
-    q = predict(spilled)
-    if q["peak_rss_bytes"] <= budget_bytes or q["peak_rss_bytes"] < p["peak_rss_bytes"]:
-        return "col-overflow", spilled, q
-    return "rows", settings, p
+    low = overflow_logrows(settings) if floor is None else floor
+    options = [(k, settings, p)] + [(j, at_logrows(settings, j), None) for j in range(low, k)]
+    weighed = [(j, s, q if q is not None else predict(s)) for j, s, q in options]
+    fitting = [w for w in weighed if w[2]["peak_rss_bytes"] <= budget_bytes]
+    if fitting:
+        j, laid, q = min(fitting, key=lambda w: (w[2]["prove_seconds"], -w[0]))
+    else:
+        j, laid, q = min(weighed, key=lambda w: (w[2]["peak_rss_bytes"], -w[0]))
+    return ("rows" if j == k else "col-overflow"), laid, q
 
 
 def weigh(n: int, settings: dict, predict: Callable[[dict], dict], budget_bytes: int, why: str = "") -> Rung:

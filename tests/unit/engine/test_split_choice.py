@@ -297,18 +297,22 @@ def test_a_small_whole_is_its_own_probe_run_first_and_split_only_when_its_predic
 
 
 def test_a_part_that_fits_only_with_its_rows_spilled_into_more_columns_is_weighed_so():
-    """1.1 M rows take logrows 21 (2^21 rows of area); laid out col-overflow at logrows 10 (its range
-    check's 1024 values), its area is its rows: half. A budget between the two: the col-overflow layout
-    fits, as the memory fit would lay that part out (zkbench.engine.memory_fit)."""
+    """1.1 M rows take logrows 21 (2^21 rows of area); laid out at any logrows from 10 (its range check's
+    1024 values) to 20, its rows spill into more columns and its area is its rows: half. A budget between
+    the two: a col-overflow layout fits, as the memory fit would lay that part out
+    (zkbench.engine.memory_fit); every one proves as fast here, so the highest logrows (fewest columns)."""
     from zkbench.engine.split_choice import layout_fit, weigh
 
     s = {**settings(1_100_000), "required_range_checks": [[0, 1023]]}
     predict = peak_per_row(1000)
     assert s["run_args"]["logrows"] == 21
     layout, laid, p = layout_fit(s, predict, budget_bytes=1_500_000_000)
-    assert (layout, laid["run_args"]["logrows"], p["peak_rss_bytes"]) == ("col-overflow", 10, 1_100_000_000)
+    assert (layout, laid["run_args"]["logrows"], p["peak_rss_bytes"]) == ("col-overflow", 20, 1_100_000_000)
     rung = weigh(1, s, predict, 1_500_000_000)
-    assert rung.fits and rung.layout == "col-overflow" and rung.logrows == 10
+    assert rung.fits and rung.layout == "col-overflow" and rung.logrows == 20
+    # faster the fewer rows of domain: the lowest logrows that fits
+    faster = lambda x: {**predict(x), "prove_seconds": 2 ** x["run_args"]["logrows"]}  # noqa: E731
+    assert layout_fit(s, faster, 1_500_000_000)[1]["run_args"]["logrows"] == 10
     assert rung.record()["layout"] == "col-overflow"
     # its rows layout fits: kept as it is (the search's circuit)
     assert layout_fit(s, predict, budget_bytes=3 * 2**30)[0] == "rows"

@@ -269,5 +269,7 @@ def overflow_logrows(settings: dict) -> int:
 
 
 def at_logrows(settings: dict, logrows: int) -> dict:
-    """The same circuit's settings laid out at `logrows` (col-overflow: the rows spill into more columns)."""
+    """The same circuit's settings laid out at `logrows`: below the rows' own, the rows spill into more
+    advice columns. ezkl's col-overflow calibration differs from its rows calibration in logrows alone, so
+    any logrows from overflow_logrows up to the rows' own is the same circuit laid out otherwise."""
     return {**settings, "run_args": {**settings["run_args"], "logrows": logrows}}
