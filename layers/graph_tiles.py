@@ -298,3 +298,28 @@ def part_model(model: onnx.ModelProto, segs: list[Segment], parts: list[GraphPar
 
 def _channels(shapes: dict[str, list[int]], tensor: str) -> int:
     return shapes[tensor][AXIS]
+
+
+def part_tensor_sizes(
+    model: onnx.ModelProto, segs: list[Segment], parts: list[GraphPart]
+) -> list[tuple[list[int], int]]:
+    """Each part's input sizes (values per input, in order) and output size: what it makes public or
+    commits to."""
+    shapes = _shapes(model)
+
+    def size(tensor: str) -> int:
+        return int(math.prod(shapes[tensor]))
+
+    outs: list[int] = []
+    for p in parts:
+        whole = size(segs[p.segment].output)
+        if p.tile is None:
+            outs.append(whole)
+        else:
+            k, t = p.tile
+            channels = _channels(shapes, segs[p.segment].output)
+            outs.append(whole // channels * len(channel_ranges(channels, t)[k]))
+    return [
+        ([size(segs[p.segment].input) if q is None else outs[q] for q in p.producers], outs[i])
+        for i, p in enumerate(parts)
+    ]

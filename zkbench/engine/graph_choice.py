@@ -30,7 +30,16 @@ from zkbench.engine.split_step import MAX_RESPLITS, budget_of, memory_trouble
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import Spec
 from zkbench.layers.graph_split import cuts, segments
-from zkbench.layers.graph_tiles import Tiling, layer_segments, segment_model, tile_cost, tiling
+from zkbench.layers.graph_tiles import (
+    Tiling,
+    graph_parts,
+    layer_segments,
+    part_tensor_sizes,
+    segment_model,
+    tile_cost,
+    tiling,
+)
+from zkbench.resources.predict.layout import at_logrows
 from zkbench.units import human_bytes
 
 HOW = "along the graph"
@@ -44,20 +53,56 @@ def graph_counts(onnx_path: Path) -> list[int]:
     return list(range(2, len(points) + 2))
 
 
+def parts_settings(model, segs: list, tiles: list[int], whole_settings: dict) -> tuple[list[dict], list]:
+    """Every part's estimated circuit: the whole's chosen one scaled by the part's share of the graph's
+    cost, its public values and committed tensors the part's own (the model's input and output are
+    public, a cut tensor committed: what sets its col-overflow floor). (settings per part, the parts)."""
+    parts = graph_parts(model, segs, tiles, "graph")
+    total = sum(s.cost for s in segs)
+    graph_output = model.graph.output[0].name
+    each = []
+    for p, (ins, out) in zip(parts, part_tensor_sizes(model, segs, parts), strict=True):
+        s = scaled_settings(whole_settings, p.cost / total)
+        public_in, public_out = p.producers == (None,), p.output == graph_output
+        s["model_instance_shapes"] = [[n] for n in ins if public_in] + ([[out]] if public_out else [])
+        s["module_sizes"] = {
+            **(s.get("module_sizes") or {}),
+            "polycommit": ([] if public_in else list(ins)) + ([] if public_out else [out]),
+        }
+        each.append(s)
+    return each, parts
+
+
+def weigh_parts(
+    model, segs: list, tiles: list[int], whole_settings: dict, predict: Callable[[dict], dict], budget_bytes: int, why
+) -> Rung:
+    """The rung of these parts: its largest part's estimate, and every part's predicted prove seconds
+    summed, each at the one logrows all are laid out at. `why(share)`: what the rung says of its largest."""
+    each, parts = parts_settings(model, segs, tiles, whole_settings)
+    total = sum(s.cost for s in segs)
+    i = max(range(len(parts)), key=lambda k: parts[k].cost)
+    rung = weigh(len(parts), each[i], predict, budget_bytes, why=why(parts[i].cost / total))
+    rung.all_prove_seconds = all_parts_seconds(each, predict)
+    return rung
+
+
 def weigh_graph(
     onnx_path: Path, n: int, whole_settings: dict, predict: Callable[[dict], dict], budget_bytes: int
 ) -> Rung:
-    """The rung of n segments: its largest segment's estimate, and the n parts' predicted prove
-    seconds summed, each at the one logrows all are laid out at."""
+    """The rung of n segments along the graph (weigh_parts)."""
+    import onnx
+
     segs = segments(onnx_path, n)
-    total = sum(s.cost for s in segs)
-    each = [scaled_settings(whole_settings, s.cost / total) for s in segs]
-    i = max(range(len(segs)), key=lambda k: segs[k].cost)
-    largest = segs[i]
-    why = f"largest segment {largest.input} -> {largest.output}: {largest.cost / total:.0%} of the graph's cost"
-    rung = weigh(n, each[i], predict, budget_bytes, why=why)
-    rung.all_prove_seconds = all_parts_seconds(each, predict)
-    return rung
+    largest = max(segs, key=lambda s: s.cost)
+    return weigh_parts(
+        onnx.load(str(onnx_path)),
+        segs,
+        [1] * n,
+        whole_settings,
+        predict,
+        budget_bytes,
+        lambda share: f"largest segment {largest.input} -> {largest.output}: {share:.0%} of the graph's cost",
+    )
 
 
 def all_parts_seconds(each: list[dict], predict: Callable[[dict], dict]) -> float:
@@ -111,31 +156,32 @@ def tiled_ladder(
     onnx_path: Path, whole_settings: dict, predict: Callable[[dict], dict], budget_bytes: int, start: int
 ) -> tuple[list[Rung], str]:
     """The tiled plans with at least `start` parts, fewest first, weighed until one fits (the last
-    rung then fits); and why none does ("" when one does). A part's circuit is the whole's chosen
-    one scaled by the part's share of the graph's cost."""
+    rung then fits); and why none does ("" when one does)."""
     import onnx
 
     plans, end = tiled_plans(onnx_path)
-    _, total = cuts(onnx.load(str(onnx_path)))
+    model = onnx.load(str(onnx_path))
+    segs = layer_segments(model)
     rungs: list[Rung] = []
     for tiles, costs in plans:
         if len(costs) < start:
             continue
-        each = [scaled_settings(whole_settings, c / total) for c in costs]
-        i = max(range(len(costs)), key=lambda k: costs[k])
-        why = (
-            f"one segment per layer in tiles {list(tiles)}: its largest part {costs[i] / total:.0%} of the graph's cost"
+        rung = weigh_parts(
+            model,
+            segs,
+            list(tiles),
+            whole_settings,
+            predict,
+            budget_bytes,
+            lambda share, t=tiles: (
+                f"one segment per layer in tiles {list(t)}: its largest part {share:.0%} of the graph's cost"
+            ),
         )
-        rung = weigh(len(costs), each[i], predict, budget_bytes, why=why)
-        rung.tiles, rung.all_prove_seconds = tiles, all_parts_seconds(each, predict)
+        rung.tiles = tiles
         rungs.append(rung)
         if rung.fits:
             return rungs, ""
     return rungs, end
-
-
-def at_logrows(settings: dict, logrows: int) -> dict:
-    return {**settings, "run_args": {**settings["run_args"], "logrows": logrows}}
 
 
 def graph_ladder(

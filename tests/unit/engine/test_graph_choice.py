@@ -124,3 +124,33 @@ def test_no_count_fitting_is_a_skip_that_says_why(config):
     assert seen == [] and result["status"] == "skipped"
     assert result["skip_reason"].startswith("--split auto: even 12 parts need")
     assert result["split_choice"]["parts"] is None
+
+
+def test_a_part_s_estimate_carries_its_own_public_values_and_commitments(tmp_path):
+    """CNN_ReLU smoke, its second layer in 2 tiles: the first part makes the model's input public and
+    commits its output; a tile commits the first part's output (its whole input) and its 2 channels;
+    the last part commits both tiles' outputs and makes the 10 logits public (the col-overflow floors)."""
+    import onnx
+    import torch
+
+    from zkbench.engine.graph_choice import parts_settings
+    from zkbench.layers.graph_tiles import layer_segments
+
+    spec = get("CNN_ReLU")
+    path = tmp_path / "m.onnx"
+    torch.onnx.export(
+        spec.module("smoke"),
+        torch.randn(*spec.shape("smoke").input_shape),
+        str(path),
+        opset_version=18,
+        input_names=["input"],
+        output_names=["output"],
+        dynamo=False,
+    )
+    model = onnx.load(str(path))
+    each, parts = parts_settings(model, layer_segments(model), [1, 2, 1], WHOLE)
+    assert [p.label for p in parts] == ["graph1of3", "graph2of3t1of2", "graph2of3t2of2", "graph3of3"]
+    io = [(s["model_instance_shapes"], s["module_sizes"]["polycommit"]) for s in each]
+    # smoke: input 3x8x8; first layer out 2x4x4 = 32; second layer 4x2x2 = 16, 8 per tile; 10 logits
+    assert io == [([[192]], [32]), ([], [32, 8]), ([], [32, 8]), ([[10]], [8, 8])]
+    assert sum(s["num_rows"] for s in each) >= WHOLE["num_rows"]  # the tiles' shares cover the whole
