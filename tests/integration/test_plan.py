@@ -3,7 +3,8 @@ experiment's time counts the search, setup and the rounds --rounds would run."""
 
 from zkbench.engine.config import RunConfig
 from zkbench.engine.estimate import plan_experiment, plan_split
-from zkbench.engine.experiment import run_experiment
+from zkbench.engine.experiment import predicted, run_experiment
+from zkbench.engine.split_choice import weigh
 from zkbench.layers import get
 
 
@@ -49,18 +50,24 @@ def test_plan_mode_plans_a_split_where_the_memory_demands_it(tmp_path):
     the fewest parts predicted to fit; at 24 GiB one circuit; LayerNorm (no tiles) as statistics and
     normalising parts where the whole does not fit, nowhere below its smallest part."""
     cfg = RunConfig(rounds=1, cache_dir=tmp_path)
-    whole = plan_split(get("Conv2d_k3_s1"), 2.0, cfg, RUN_ARGS, [24 * 2**30])["whole"]["peak_rss_bytes"]
-    memories = [int(whole * 0.7), 24 * 2**30]
+    # the least one circuit needs laid out any way (a memory no layout fits: the ladder's first rung)
+    least = plan_split(get("Conv2d_k3_s1"), 2.0, cfg, RUN_ARGS, [2**20])["by_memory"][0]["ladder"][0]
+    assert least["parts"] == 1 and not least["fits"]
+    memories = [int(least["predicted_peak_rss_bytes"] * 0.9), 24 * 2**30]
     conv = plan_split(get("Conv2d_k3_s1"), 2.0, cfg, RUN_ARGS, memories)
     assert conv["status"] == "ok" and conv["probe"]["parts"] == 1
     small, big = conv["by_memory"]
     assert small["parts"] >= 2 and small["peak_rss_bytes"] <= memories[0] < conv["whole"]["peak_rss_bytes"]
     assert big["parts"] == 1 and big["peak_rss_bytes"] == conv["whole"]["peak_rss_bytes"]
     assert small["total_s"] > 0 and [r["parts"] for r in small["ladder"]][0] == 1
-    one = plan_split(get("LayerNorm"), 2.0, cfg, RUN_ARGS, [24 * 2**30])["by_memory"][0]
-    norm = plan_split(get("LayerNorm"), 2.0, cfg, RUN_ARGS, [int(one["peak_rss_bytes"] * 0.8), 10 * 2**20, 24 * 2**30])
+    roomy = plan_split(get("LayerNorm"), 2.0, cfg, RUN_ARGS, [24 * 2**30])
+    one = roomy["by_memory"][0]
+    # the least the whole needs laid out any way (weighed against a budget nothing fits)
+    least = weigh(1, roomy["settings"], lambda s: predicted(s, cfg), 1).peak_rss_bytes
+    assert least <= one["peak_rss_bytes"]
+    norm = plan_split(get("LayerNorm"), 2.0, cfg, RUN_ARGS, [int(least * 0.8), 10 * 2**20, 24 * 2**30])
     split, nowhere, whole = norm["by_memory"]
     assert split["parts"] >= 3 and split["how"].endswith("after 1 statistics parts")
-    assert split["peak_rss_bytes"] <= int(one["peak_rss_bytes"] * 0.8) and split["ladder"][-1]["fits"]
+    assert split["peak_rss_bytes"] <= int(least * 0.8) and split["ladder"][-1]["fits"]
     assert nowhere["parts"] is None and "normalising parts (its most) need" in nowhere["why"]
     assert whole["parts"] == 1 and whole == one

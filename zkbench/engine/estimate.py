@@ -22,7 +22,15 @@ from zkbench.engine.norm_choice import norm_ladder
 from zkbench.engine.norm_split_step import decomposable
 from zkbench.engine.result_parts import base_result
 from zkbench.engine.search.candidate import Candidate, fixed_run_args
-from zkbench.engine.split_choice import choose, ladder_counts, part_ops, probe_count, probe_spec, weigh
+from zkbench.engine.split_choice import (
+    choose,
+    ladder_counts,
+    part_ops,
+    probe_count,
+    probe_spec,
+    scaled_settings,
+    weigh,
+)
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.layers import experiment_id, get, parse_tolerance
 from zkbench.layers.norm_split import norm_split
@@ -401,7 +409,13 @@ def plan_split(
     except StageFailed as e:
         plan.update(status="failed", failure={"stage": e.stage, "kind": e.kind, "cause": e.cause})
         return plan
-    whole = choices[0].ladder[0]  # one circuit: the first count weighed, scaled from the probe
+    # one circuit as the search chose it (its rows layout: weighed against no limit), scaled from the probe
+    one_circuit = (
+        probe["settings"]
+        if n_probe == 1
+        else scaled_settings(probe["settings"], part_ops(spec, config.profile, 1) / probe_ops)
+    )
+    whole = weigh(1, one_circuit, lambda s: predicted(s, config), 2**62)
     plan.update(
         candidate=probe["candidate"],
         logrows=whole.logrows,

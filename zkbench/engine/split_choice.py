@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from zkbench.engine.search.grid import DEFAULT_INNER_COLS
 from zkbench.layers import LayerSpec
 from zkbench.layers.split import PartSpec, largest_tile, parts_of, tile_ops, tiling
 from zkbench.resources.predict.layout import at_logrows, overflow_logrows
@@ -153,28 +154,53 @@ def scaled_settings(settings: dict, factor: float) -> dict:
     return s
 
 
+def with_inner_cols(settings: dict, cols: int) -> dict:
+    """A circuit's settings estimated at another inner-column count: the rows scale inversely (ezkl lays
+    the same assignments out `cols` wide; 2 against 4 columns: 10080 rows against 5112 for a smoke Conv),
+    logrows what they need, never below what the tables set."""
+    own = int(settings["run_args"].get("num_inner_cols") or 1)
+    if own == cols:
+        return settings
+    s = copy.deepcopy(settings)
+    k = int(settings["run_args"]["logrows"])
+    table_floor = k if settings["num_rows"] + RESERVED_ROWS <= 2 ** (k - 1) else 1
+    s["num_rows"] = rows = int(math.ceil(settings["num_rows"] * own / cols))
+    s["run_args"]["num_inner_cols"] = cols
+    s["run_args"]["logrows"] = max(table_floor, math.ceil(math.log2(rows + RESERVED_ROWS)))
+    return s
+
+
 def layout_fit(
-    settings: dict, predict: Callable[[dict], dict], budget_bytes: int, floor: int | None = None
+    settings: dict,
+    predict: Callable[[dict], dict],
+    budget_bytes: int,
+    floor: int | None = None,
+    inner_cols: tuple[int, ...] = DEFAULT_INNER_COLS,
 ) -> tuple[str, dict, dict]:
     """How a circuit is laid out under the budget, as the memory fit lays it out
-    (zkbench.engine.memory_fit): its rows layout when that is predicted to fit; else, of the logrows
-    from its col-overflow floor (`floor`, else overflow_logrows) up to its rows' own, the one
-    predicted to prove fastest of those predicted to fit (its rows spilled into more columns); else the
-    one with the smallest predicted peak. Returns (layout, settings at that logrows, prediction);
-    layout "rows" or "col-overflow"."""
-    k = int(settings["run_args"]["logrows"])
+    (zkbench.engine.memory_fit): as it is when that is predicted to fit; else, at each inner-column
+    count (with_inner_cols) and each logrows from its col-overflow floor (`floor`, else
+    overflow_logrows) up to its rows' own, the one predicted to prove fastest of those predicted to fit
+    (of two as fast, the higher logrows: fewer columns); else the one with the smallest predicted peak.
+    Returns (layout, settings as laid out, prediction); layout "rows" (its rows' own logrows) or
+    "col-overflow" (lower: its rows spilled into more columns)."""
     p = predict(settings)
     if p["peak_rss_bytes"] <= budget_bytes:
         return "rows", settings, p
-    low = overflow_logrows(settings) if floor is None else floor
-    options = [(k, settings, p)] + [(j, at_logrows(settings, j), None) for j in range(low, k)]
-    weighed = [(j, s, q if q is not None else predict(s)) for j, s, q in options]
-    fitting = [w for w in weighed if w[2]["peak_rss_bytes"] <= budget_bytes]
+    weighed = []
+    for cols in sorted(set(inner_cols) | {int(settings["run_args"].get("num_inner_cols") or 1)}):
+        at_cols = with_inner_cols(settings, cols)
+        k = int(at_cols["run_args"]["logrows"])
+        low = min(k, overflow_logrows(at_cols) if floor is None else floor)
+        for j in range(low, k + 1):
+            laid = at_cols if j == k else at_logrows(at_cols, j)
+            weighed.append((j == k, j, laid, p if laid is settings else predict(laid)))
+    fitting = [w for w in weighed if w[3]["peak_rss_bytes"] <= budget_bytes]
     if fitting:
-        j, laid, q = min(fitting, key=lambda w: (w[2]["prove_seconds"], -w[0]))
+        own, _, laid, q = min(fitting, key=lambda w: (w[3]["prove_seconds"], -w[1]))
     else:
-        j, laid, q = min(weighed, key=lambda w: (w[2]["peak_rss_bytes"], -w[0]))
-    return ("rows" if j == k else "col-overflow"), laid, q
+        own, _, laid, q = min(weighed, key=lambda w: (w[3]["peak_rss_bytes"], -w[1]))
+    return ("rows" if own else "col-overflow"), laid, q
 
 
 def weigh(n: int, settings: dict, predict: Callable[[dict], dict], budget_bytes: int, why: str = "") -> Rung:

@@ -34,10 +34,12 @@ def settings(rows: int, logrows: int | None = None) -> dict:
 
 
 def peak_per_row(per_row: float):
-    """A predictor whose peak is per_row bytes per cell row of the circuit's area: 2^logrows rows, or its
-    rows where they spill into more columns at a lower logrows (col-overflow)."""
+    """A predictor whose peak is per_row bytes per row of the circuit's area, per inner column: 2^logrows
+    rows, or its rows where they spill into more columns at a lower logrows (col-overflow)."""
     return lambda s: {
-        "peak_rss_bytes": int(per_row * max(2 ** s["run_args"]["logrows"], s["num_rows"])),
+        "peak_rss_bytes": int(
+            per_row * max(2 ** s["run_args"]["logrows"], s["num_rows"]) * s["run_args"].get("num_inner_cols", 1)
+        ),
         "prove_seconds": 1.0,
     }
 
