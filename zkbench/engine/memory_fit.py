@@ -12,10 +12,10 @@ again, before any key, at every inner column count of the grid and each in two w
 
 Each layout's setup and prove peaks are predicted (zkbench.resources.predict, which replays ezkl's
 column layout from the settings) and, of those that fit the budget, the one predicted to prove
-fastest is built (its settings and calibrate stages measured as the search's choice's are, then laid
-out at its logrows). The
-search's assumption that the error depends on the scale only (zkbench.engine.search.algorithm) is
-what makes another layout of a passing candidate pass too; the accuracy stage measures it on the
+fastest is built (split_choice.fastest_fitting: its settings and calibrate stages measured as the
+search's choice's are, then laid out at its logrows). The search's assumption that the error depends
+on the scale only (zkbench.engine.search.algorithm) is what makes another layout of a passing
+candidate pass too; the accuracy stage measures it on the
 held-out inputs, as for every circuit. None fitting leaves the search's choice, which admission then
 skips (and --split auto splits). The result's `search.memory` says what was weighed and why.
 """
@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zkbench.engine.search.candidate import Candidate, fixed_run_args
+from zkbench.engine.split_choice import fastest_fitting, spilled
 from zkbench.engine.stage_records import from_cache, measured
 from zkbench.engine.stage_worker import StageFailed
 from zkbench.files import content_key, sha256_file
@@ -37,10 +38,6 @@ RULE = (
     "the search's circuit when its predicted peak fits the budget; else, of its layouts (inner columns x "
     "rows or col-overflow) predicted to fit, the one predicted to prove fastest"
 )
-
-
-def peak(prediction: dict) -> int:
-    return max(prediction["setup_peak_rss_bytes"], prediction["prove_peak_rss_bytes"])
 
 
 def fit(exp, wl: dict, found: dict, budget: int | None, predict: Callable[[dict], dict]) -> dict:
@@ -61,7 +58,7 @@ def fit(exp, wl: dict, found: dict, budget: int | None, predict: Callable[[dict]
         "rule": RULE,
         "search_choice": layout_record(chosen["num_inner_cols"], "rows", settings, own, budget),
     }
-    if peak(own) <= budget:
+    if own["peak_rss_bytes"] <= budget:
         search["memory"] = {**record, "chosen": "the search's", "why": "its predicted peak fits the budget"}
         return found
     key = content_key(
@@ -103,17 +100,17 @@ def layout_record(cols: int, layout: str, settings: dict, p: dict, budget: int) 
         "logrows": settings["run_args"]["logrows"],
         "num_rows": settings["num_rows"],
         "advice_columns": p.get("advice_columns"),
-        "predicted_peak_rss_bytes": peak(p),
+        "predicted_peak_rss_bytes": p["peak_rss_bytes"],
         "predicted_prove_seconds": p["prove_seconds"],
-        "fits": peak(p) <= budget,
+        "fits": p["peak_rss_bytes"] <= budget,
     }
 
 
 def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable[[dict], dict]) -> dict:
     """The memory-fit entry: for each column count, the candidate's rows settings and ezkl's col-overflow
     floor made in one child (measured as `weighed`), every logrows from the floor to the rows' own
-    predicted (split_choice.layout_fit's rule); the fastest that fits made again into tmp/settings.json by
-    the settings and calibrate stages, at its logrows."""
+    predicted; fastest_fitting's made again into tmp/settings.json by the settings and calibrate
+    stages, at its logrows."""
     d = Path(wl["dir"])
     layouts: list[dict] = []
     for cols in sorted(exp.cfg.inner_cols):
@@ -140,7 +137,8 @@ def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable
         layouts=layouts,
     )
     weighed: list[dict] = []
-    best: tuple[dict, dict] | None = None
+    laid: list[tuple[dict, dict]] = []  # every layout weighed: (settings, prediction)
+    made_by: list[dict] = []  # the rows layout each was spilled from (its run args remade it)
     for cols in sorted(exp.cfg.inner_cols):
         rows_lay, over_lay = (next(x for x in layouts if x["cols"] == cols and x["layout"] == n) for n in LAYOUTS)
         rows_got, over_got = rep["result"][rows_lay["name"]], rep["result"][over_lay["name"]]
@@ -152,13 +150,14 @@ def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable
         floor = (
             k if "error" in over_got else int(json.loads(Path(over_got["settings"]).read_text())["run_args"]["logrows"])
         )
-        for j in range(min(floor, k), k + 1):
-            laid = at_logrows(settings, j)
-            rec = layout_record(cols, "rows" if j == k else "col-overflow", laid, predict(laid), budget)
-            rec["col_overflow_floor"] = floor
-            weighed.append(rec)
-            if rec["fits"] and (best is None or rank(rec) < rank(best[0])):
-                best = (rec, rows_lay)
+        for s in spilled(settings, floor):
+            p = predict(s)
+            rec = layout_record(cols, "rows" if s is settings else "col-overflow", s, p, budget)
+            weighed.append({**rec, "col_overflow_floor": floor})
+            laid.append((s, p))
+            made_by.append({**rows_lay, "record": weighed[-1]})
+    i = fastest_fitting(laid, budget) if laid else None
+    best = (made_by[i]["record"], made_by[i]) if i is not None and laid[i][1]["peak_rss_bytes"] <= budget else None
     for f in made.iterdir():
         f.unlink()
     made.rmdir()
@@ -210,8 +209,3 @@ def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable
         calibrate=measured(cal),
     )
     return meta
-
-
-def rank(rec: dict) -> tuple:
-    """Fastest first; of two as fast, the higher logrows (fewer columns)."""
-    return (rec["predicted_prove_seconds"], -rec["logrows"])

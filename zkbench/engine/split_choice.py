@@ -170,37 +170,44 @@ def with_inner_cols(settings: dict, cols: int) -> dict:
     return s
 
 
+def spilled(rows_layout: dict, floor: int) -> list[dict]:
+    """A circuit laid out at each logrows from its col-overflow floor up to its rows' own (the last)."""
+    k = int(rows_layout["run_args"]["logrows"])
+    return [at_logrows(rows_layout, j) for j in range(min(floor, k), k)] + [rows_layout]
+
+
+def fastest_fitting(laid: list[tuple[dict, dict]], budget_bytes: int) -> int:
+    """Of (settings, prediction) pairs, the index of the one predicted to prove fastest of those predicted
+    to fit (of two as fast, the higher logrows: fewer columns); none fitting: the smallest peak."""
+    fitting = [i for i, (_, p) in enumerate(laid) if p["peak_rss_bytes"] <= budget_bytes]
+
+    def logrows(i: int) -> int:
+        return int(laid[i][0]["run_args"]["logrows"])
+
+    if fitting:
+        return min(fitting, key=lambda i: (laid[i][1]["prove_seconds"], -logrows(i)))
+    return min(range(len(laid)), key=lambda i: (laid[i][1]["peak_rss_bytes"], -logrows(i)))
+
+
 def layout_fit(
-    settings: dict,
-    predict: Callable[[dict], dict],
-    budget_bytes: int,
-    floor: int | None = None,
-    inner_cols: tuple[int, ...] = DEFAULT_INNER_COLS,
+    settings: dict, predict: Callable[[dict], dict], budget_bytes: int, inner_cols: tuple[int, ...] = DEFAULT_INNER_COLS
 ) -> tuple[str, dict, dict]:
     """How a circuit is laid out under the budget, as the memory fit lays it out
-    (zkbench.engine.memory_fit): as it is when that is predicted to fit; else, at each inner-column
-    count (with_inner_cols) and each logrows from its col-overflow floor (`floor`, else
-    overflow_logrows) up to its rows' own, the one predicted to prove fastest of those predicted to fit
-    (of two as fast, the higher logrows: fewer columns); else the one with the smallest predicted peak.
-    Returns (layout, settings as laid out, prediction); layout "rows" (its rows' own logrows) or
-    "col-overflow" (lower: its rows spilled into more columns)."""
+    (zkbench.engine.memory_fit): as it is when that is predicted to fit; else, of each inner-column
+    count (with_inner_cols) spilled to each logrows from its col-overflow floor (overflow_logrows) up to
+    its rows' own, fastest_fitting's. Returns (layout, settings as laid out, prediction); layout "rows"
+    (its rows' own logrows) or "col-overflow" (lower: its rows spilled into more columns)."""
     p = predict(settings)
     if p["peak_rss_bytes"] <= budget_bytes:
         return "rows", settings, p
-    weighed = []
-    for cols in sorted(set(inner_cols) | {int(settings["run_args"].get("num_inner_cols") or 1)}):
+    own_cols = int(settings["run_args"].get("num_inner_cols") or 1)
+    laid, rows_layouts = [], []
+    for cols in sorted(set(inner_cols) | {own_cols}):
         at_cols = with_inner_cols(settings, cols)
-        k = int(at_cols["run_args"]["logrows"])
-        low = min(k, overflow_logrows(at_cols) if floor is None else floor)
-        for j in range(low, k + 1):
-            laid = at_cols if j == k else at_logrows(at_cols, j)
-            weighed.append((j == k, j, laid, p if laid is settings else predict(laid)))
-    fitting = [w for w in weighed if w[3]["peak_rss_bytes"] <= budget_bytes]
-    if fitting:
-        own, _, laid, q = min(fitting, key=lambda w: (w[3]["prove_seconds"], -w[1]))
-    else:
-        own, _, laid, q = min(weighed, key=lambda w: (w[3]["peak_rss_bytes"], -w[1]))
-    return ("rows" if own else "col-overflow"), laid, q
+        rows_layouts.append(at_cols)
+        laid += [(s, p if s is settings else predict(s)) for s in spilled(at_cols, overflow_logrows(at_cols))]
+    best, q = laid[fastest_fitting(laid, budget_bytes)]
+    return ("rows" if any(best is r for r in rows_layouts) else "col-overflow"), best, q
 
 
 def weigh(n: int, settings: dict, predict: Callable[[dict], dict], budget_bytes: int, why: str = "") -> Rung:
