@@ -5,9 +5,9 @@ segment's output. Proved in order, the segments compute the whole model; their p
 by committing each cut tensor (zkbench.engine.graph_link).
 
 Where to cut: the n - 1 cuts whose cost before them is nearest to 1/n, 2/n, ... of the whole, a
-node's cost being its output's size times the length of what each output element sums (a Conv's
-input channels x kernel, a Gemm's or MatMul's inner dimension; 1 for an elementwise op) — the
-multiply-accumulates that set a circuit's rows.
+node's cost being what its layout takes in ezkl, in a Conv's multiply-accumulates: a Conv's output
+size times what each output element sums (input channels x kernel), a Gemm's or MatMul's likewise
+(its inner dimension) times GEMM_PER_MAC, any other op its output size times its OP_COST.
 """
 
 from __future__ import annotations
@@ -46,6 +46,25 @@ def _shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
     return out
 
 
+# What ezkl 23 lays out per output value of an op, in a Conv's multiply-accumulates (its assignments
+# over a Conv's 1.74 per MAC; decomposition 1024^3, 4 inner columns, scale 8; checked against ezkl by
+# tests/integration/test_graph_costs.py). A ReLU or a pooling window costs as much as dozens of MACs:
+# at the paper's CNN shapes the first layer's activation and pooling outweigh its Conv.
+GEMM_PER_MAC = 1.4
+OP_COST = {
+    "Relu": 36.0,
+    "MaxPool": 102.0,  # per output of a 2x2 window
+    "AveragePool": 87.0,  # per output of a 2x2 window
+    "Mul": 59.0,  # x * x
+    "BatchNormalization": 59.0,
+    "Flatten": 0.0,
+    "Reshape": 0.0,
+    "Identity": 0.0,
+    "Concat": 0.0,
+}
+DEFAULT_OP_COST = 36.0  # another op: as a ReLU (a non-linear value needs its range checks)
+
+
 def node_cost(node: onnx.NodeProto, shapes: dict[str, list[int]], inits: dict[str, list[int]]) -> float:
     out = math.prod(shapes.get(node.output[0], [1])) if node.output else 1
     if node.op_type == "Conv" and len(node.input) > 1:
@@ -53,8 +72,8 @@ def node_cost(node: onnx.NodeProto, shapes: dict[str, list[int]], inits: dict[st
         return float(out * math.prod(w[1:]))
     if node.op_type in ("Gemm", "MatMul") and node.input:
         a = shapes.get(node.input[0]) or [1]
-        return float(out * (a[-1] if a else 1))
-    return float(out)
+        return float(out * (a[-1] if a else 1)) * GEMM_PER_MAC
+    return float(out) * OP_COST.get(node.op_type, DEFAULT_OP_COST)
 
 
 def cuts(model: onnx.ModelProto) -> tuple[list[Cut], float]:

@@ -35,28 +35,28 @@ def test_the_counts_are_what_the_cut_points_allow():
 def test_the_fewest_segments_whose_largest_fits():
     parts, rungs, why = graph_ladder(MLP, WHOLE, predict, budget_bytes=800 * 2**20)
     assert parts == 2 and why == "" and len(rungs) == 1
-    assert rungs[0].num_rows == 715  # 1000 rows x 80/112, the first Gemm's share
-    assert "x -> /0/Gemm_output_0: 71% of the graph's cost" in rungs[0].why
+    assert rungs[0].num_rows == 742  # 1000 rows x 321.6/433.6, the Relu and the last Gemm's share
+    assert "/0/Gemm_output_0 -> y: 74% of the graph's cost" in rungs[0].why
 
 
 def test_past_its_most_segments_the_layers_are_tiled_fewest_parts_first():
-    """500 MiB: 3 segments still hold the first Gemm whole (715 MiB); one segment per layer, the first
-    layer in 2 tiles of its 8 features (44 of 112 each: 393 rows), fits in 3 parts."""
+    """500 MiB: 3 segments still leave the Relu whole (665 MiB); one segment per layer, the first
+    layer in 2 tiles of its 8 features (200 of 433.6 each: 462 rows), fits in 3 parts."""
     parts, rungs, why = graph_ladder(MLP, WHOLE, predict, budget_bytes=500 * 2**20)
     assert parts == 3 and why == ""
     assert [(r.parts, r.tiles) for r in rungs] == [(2, None), (3, None), (2, (1, 1)), (3, (2, 1))]
-    assert rungs[-1].num_rows == 393 and rungs[-1].fits and "in tiles [2, 1]" in rungs[-1].why
-    # every part's prove seconds: 393 + 393 + 215 rows at 1 ms each
-    assert rungs[-1].all_prove_seconds == pytest.approx(1.001)
-    # a tiled last layer is joined into the model's output by one more part: 8 + 2 tiles and the join
+    assert rungs[-1].num_rows == 462 and rungs[-1].fits and "in tiles [2, 1]" in rungs[-1].why
+    # every part's prove seconds: 462 + 462 + 78 rows at 1 ms each
+    assert rungs[-1].all_prove_seconds == pytest.approx(1.002)
+    # 150 MiB: the first layer at its most tiles, 8 of 50 each (116 rows), and the last layer whole
     parts, rungs, _ = graph_ladder(MLP, WHOLE, predict, budget_bytes=150 * 2**20)
-    assert parts == 11 and rungs[-1].tiles == (8, 2)
+    assert parts == 9 and rungs[-1].tiles == (8, 1)
 
 
 def test_nothing_finer_than_every_layer_at_its_most_tiles():
     parts, rungs, why = graph_ladder(MLP, WHOLE, predict, budget_bytes=10 * 2**20)
-    assert parts is None and rungs[-1].tiles == (8, 3) and rungs[-1].parts == 12
-    assert "even 12 parts need ~99.0 MiB" in why and "10.0 MiB budget" in why
+    assert parts is None and rungs[-1].tiles == (8, 1) and rungs[-1].parts == 9
+    assert "even 9 parts need ~116.0 MiB" in why and "10.0 MiB budget" in why
     assert "no finer split: layer segment x -> /1/Relu_output_0 is at its most tiles (8)" in why
 
 
@@ -124,7 +124,7 @@ def test_no_count_fitting_is_a_skip_that_says_why(config):
     small = RunConfig(cache_dir=config.cache_dir, max_memory_bytes=10 * 2**20, split="auto")
     result, seen = run_auto(small, whole_result("skipped", 2**31), [])
     assert seen == [] and result["status"] == "skipped"
-    assert result["skip_reason"].startswith("--split auto: even 12 parts need")
+    assert result["skip_reason"].startswith("--split auto: even 9 parts need")
     assert result["split_choice"]["parts"] is None
 
 
@@ -156,3 +156,8 @@ def test_a_part_s_estimate_carries_its_own_public_values_and_commitments(tmp_pat
     # smoke: input 3x8x8; first layer out 2x4x4 = 32; second layer 4x2x2 = 16, 8 per tile; 10 logits
     assert io == [([[192]], [32]), ([], [32, 8]), ([], [32, 8]), ([[10]], [8, 8])]
     assert sum(s["num_rows"] for s in each) >= WHOLE["num_rows"]  # the tiles' shares cover the whole
+    # its last layer in 2 tiles of its 10 logits: each commits its 5, the join makes all 10 public
+    each, parts = parts_settings(model, layer_segments(model), [1, 1, 2], WHOLE)
+    assert parts[-1].label == "graph3of3join"
+    io = [(s["model_instance_shapes"], s["module_sizes"]["polycommit"]) for s in each]
+    assert io[2:] == [([], [16, 5]), ([], [16, 5]), ([[10]], [5, 5])]
