@@ -66,28 +66,32 @@ def test_a_model_of_your_own_splits_along_its_graph(tmp_path, copy_model):
     assert r["accuracy"]["tolerance_met"]
 
 
-def test_every_part_is_laid_out_at_one_logrows_and_a_larger_later_part_proves_the_earlier_again(tmp_path):
-    """CNN_ReLU smoke in 2 parts: the first part's circuit needs logrows 12, the second 13. KZG
-    commitments of one tensor over 2^12 and over 2^13 rows differ, so the first part is proved again
-    at 13 and both commit over one domain; a second part laid out at 14 is not linked (rejected)."""
+def test_every_part_is_laid_out_at_one_logrows_and_a_larger_later_part_proves_the_earlier_again(tmp_path, copy_model):
+    """relu_wide (ReLU of 16 values, then a 16 -> 512 Linear) in 2 parts: the first part's circuit needs
+    logrows 8, the second 14. KZG commitments of one tensor over 2^8 and over 2^14 rows differ, so the
+    first part is proved again at 14 and both commit over one domain; a second part laid out at 15 is
+    not linked (rejected)."""
+    from zkbench.layers.custom import CustomSpec
+
+    spec = CustomSpec("relu_wide", copy_model(tmp_path, "relu_wide"))
     cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache"), "split": "2"})
-    r = graph_split(get("CNN_ReLU"), 2.0, cfg)
+    r = graph_split(spec, 2.0, cfg)
     assert r["status"] == "ok" and r["split"]["linked"]["ok"], r.get("failure")
     first, second = r["split"]["per_part"]
-    assert (first["logrows"], first["raised_from_logrows"], second["logrows"]) == (13, 12, 13)
+    assert (first["logrows"], first["raised_from_logrows"], second["logrows"]) == (14, 8, 14)
     assert "raised_from_logrows" not in second
-    assert r["split"]["domain"]["logrows"] == 13
+    assert r["split"]["domain"]["logrows"] == 14
     assert r["split"]["domain"]["proved_again"] == [
-        {"parts_proved": ["CNN_ReLU__graph1of2"], "logrows": 12, "then_needed": 13}
+        {"parts_proved": ["relu_wide__graph1of2"], "logrows": 8, "then_needed": 14}
     ]
     assert r["accuracy"]["tolerance_met"]
 
     def other_domain(name, tol, part_cfg, spec):
         if part_cfg.link_from is not None:
-            part_cfg = replace(part_cfg, commit_logrows=14)
+            part_cfg = replace(part_cfg, commit_logrows=15)
         return run_experiment(name, tol, part_cfg, spec=spec)
 
-    apart = graph_split(get("CNN_ReLU"), 2.0, cfg, run_part=other_domain)
+    apart = graph_split(spec, 2.0, cfg, run_part=other_domain)
     assert apart["status"] == "failed" and apart["failure"]["stage"] == "link", apart.get("failure")
     assert "previous part's output commitments: rejected" in apart["failure"]["cause"]
 
@@ -112,33 +116,73 @@ def test_auto_does_not_split_a_cnn_whose_whole_fits_laid_out_otherwise(tmp_path)
     assert roomy["circuit"]["logrows"] == memory["search_choice"]["logrows"]
 
 
-def test_auto_tiles_a_layer_when_even_the_most_segments_do_not_fit(tmp_path):
-    """CNN_ReLU smoke under 150 MiB: the whole (logrows 13) is predicted at ~308 MiB; its first conv block
-    alone, whatever the segments (69 % of the graph's cost), at ~196 MiB even laid out with its rows
-    spilled into more columns; one segment per layer with the first cut into 2 tiles of its 2 channels
-    is predicted at ~131 MiB, runs in 4 parts, linked, each under the budget."""
+def test_auto_tries_tiles_when_even_the_most_segments_do_not_fit_and_a_tiled_split_fits_its_budget(tmp_path):
+    """CNN_Poly smoke under 75 MiB: the whole (logrows 14) is predicted at ~455 MiB; whatever the
+    segments, the largest (its first conv and x*x, 37 % of the graph's cost) at ~82 MiB laid out at
+    best; one segment per layer with the first cut into 2 tiles of its 2 channels is estimated at
+    ~69 MiB, so auto tries those 4 parts. The first tile's real circuit is 13 % more rows than the
+    estimate, a column block more: ~82 MiB at best. It is skipped before any key is built, and with
+    no finer split the experiment is skipped saying so. Under 100 MiB the same tiles prove: every part
+    laid out at one logrows (11, its rows spilled into more columns where they need more), each
+    measured under the budget, linked, the outputs within the tolerance."""
+    cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache")}, max_memory_bytes=75 * 2**20)
+    r = run_experiment("CNN_Poly", 2.0, cfg)
+    validate(r)
+    assert r["status"] == "skipped", r.get("failure")
+    choice = r["split_choice"]
+    [tiles] = [rung for rung in choice["ladder"] if rung["fits"]]  # the one rung predicted to fit: tried
+    assert tiles["parts"] == 4 and tiles["tiles"] == [2, 1, 1]
+    tried = choice["earlier_attempts"][-1]
+    assert tried["parts"] == 4 and tried["trouble"].startswith("part 1 of 4 (CNN_Poly__graph1of3t1of2): needs ~")
+    assert (
+        "no finer split: layer segment input -> /2/AveragePool_output_0 is at its most tiles (2)" in (r["skip_reason"])
+    )
+
+    budget = 100 * 2**20  # its largest part predicted ~82 MiB: room for the prediction's few % under
+    tiled = replace(cfg, split=4, graph_tiles=(2, 1, 1), max_memory_bytes=budget, commit_logrows=11)
+    r = graph_split(get("CNN_Poly"), 2.0, tiled)
+    validate(r)
+    assert r["status"] == "ok" and r["split"]["linked"]["ok"], r.get("failure") or r.get("skip_reason")
+    split = r["split"]
+    assert [p["name"] for p in split["per_part"]] == [
+        "CNN_Poly__graph1of3t1of2",
+        "CNN_Poly__graph1of3t2of2",
+        "CNN_Poly__graph2of3",
+        "CNN_Poly__graph3of3",
+    ]
+    assert [s.get("tiles") for s in split["segments"]] == [2, 1, 1]
+    assert split["domain"] == {**split["domain"], "logrows": 11, "proved_again": []}
+    assert {p["logrows"] for p in split["per_part"]} == {11}
+    # the second layer reads both tiles' outputs, each linked to the tile that committed it
+    assert split["parts_graph"][2]["from"] == ["CNN_Poly__graph1of3t1of2", "CNN_Poly__graph1of3t2of2"]
+    assert split["linked"]["per_part"][2]["linked"]["ok"]
+    peaks = [max(p["setup_peak_rss_bytes"], p["prove_peak_rss_bytes"]) for p in split["per_part"]]
+    assert max(peaks) <= budget, peaks
+    assert all(p["verified"] and p["soundness_checked"] for p in split["per_part"])
+    assert r["accuracy"]["tolerance_met"] and r["accuracy"]["float_values"] == 10
+
+
+def test_auto_lays_every_part_out_at_the_logrows_its_ladder_weighed(tmp_path):
+    """CNN_ReLU smoke under 150 MiB: the ladder weighs 3 segments, the largest laid out at logrows 10 with
+    its rows spilled into more columns (~148 MiB). Every part then commits over that domain: the first
+    part's own circuit (logrows 12 at 4 columns, ~133 MiB, fitting) is laid out at 10 instead, since at
+    12 the third (a max pool, 1184 rows but more lookups) would need ~167 MiB; each part is measured
+    under the budget, none proved twice."""
     budget = 150 * 2**20
     cfg = run_config({"rounds": "1", "cache_dir": str(tmp_path / "cache")}, max_memory_bytes=budget)
     r = run_experiment("CNN_ReLU", 2.0, cfg)
     validate(r)
     assert r["status"] == "ok" and r["split"]["linked"]["ok"], r.get("failure") or r.get("skip_reason")
     choice = r["split_choice"]
-    assert choice["parts"] == 4 and choice["ladder"][-1]["tiles"] == [2, 1, 1] and choice["ladder"][-1]["fits"]
-    assert not any(rung["fits"] for rung in choice["ladder"][:-1])
+    assert choice["parts"] == 3 and [a["parts"] for a in choice["earlier_attempts"]] == [1]
+    rung = choice["ladder"][-1]
+    assert (rung["parts"], rung["logrows"], rung["layout"], rung["fits"]) == (3, 10, "col-overflow", True)
     split = r["split"]
-    assert [p["name"] for p in split["per_part"]] == [
-        "CNN_ReLU__graph1of3t1of2",
-        "CNN_ReLU__graph1of3t2of2",
-        "CNN_ReLU__graph2of3",
-        "CNN_ReLU__graph3of3",
-    ]
-    assert [s.get("tiles") for s in split["segments"]] == [2, 1, 1]
-    # the second layer reads both tiles' outputs, each linked to the tile that committed it
-    assert split["parts_graph"][2]["from"] == ["CNN_ReLU__graph1of3t1of2", "CNN_ReLU__graph1of3t2of2"]
-    assert split["linked"]["per_part"][2]["linked"]["ok"]
-    assert all(max(p["setup_peak_rss_bytes"], p["prove_peak_rss_bytes"]) <= budget for p in split["per_part"])
-    assert all(p["verified"] and p["soundness_checked"] for p in split["per_part"])
-    assert r["accuracy"]["tolerance_met"] and r["accuracy"]["float_values"] == 10
+    assert split["domain"]["logrows"] == 10 and split["domain"]["proved_again"] == []
+    assert [p["logrows"] for p in split["per_part"]] == [10, 10, 10]
+    peaks = [max(p["setup_peak_rss_bytes"], p["prove_peak_rss_bytes"]) for p in split["per_part"]]
+    assert max(peaks) <= budget, peaks
+    assert r["accuracy"]["tolerance_met"]
 
 
 def test_tiles_linked_to_each_other_s_commitments_fail_the_link(tmp_path):

@@ -226,11 +226,13 @@ def run_auto_graph(
     no_tiles: str,
     how: str = HOW,
     whole_first: str | None = None,
+    one_domain: bool = True,
 ) -> dict:
     """The experiment's result document under --split auto (the module docstring's rule). `ladder`:
     the fewest parts from `start` predicted to fit the budget (graph_ladder for a graph; a
     LayerNorm's own, zkbench.engine.norm_choice). `whole_first`: None runs the whole first; else
-    why it is not (too big to search), and the ladder starts at 2."""
+    why it is not (too big to search), and the ladder starts at 2. `one_domain`: parts that commit
+    over one domain (a graph's) start it at the logrows the ladder laid the largest part out at."""
     budget, where = budget_of(config)
     record: dict = {"parts": 1, "budget_bytes": budget, "budget_from": where, "how": how, "rule": RULE}
     record["no_tiles"] = no_tiles
@@ -274,7 +276,15 @@ def run_auto_graph(
                 split_choice={**record, "parts": None, "earlier_attempts": attempts},
             )
             return skipped
-        result = run_graph(replace(config, split=parts, part_budget_bytes=budget, graph_tiles=rungs[-1].tiles))
+        result = run_graph(
+            replace(
+                config,
+                split=parts,
+                part_budget_bytes=budget,
+                graph_tiles=rungs[-1].tiles,
+                commit_logrows=rungs[-1].logrows if one_domain else None,
+            )
+        )
         result["split_choice"] = {**record, "parts": parts, "earlier_attempts": attempts}
         trouble = memory_trouble(result, budget)
         if trouble is None:

@@ -194,7 +194,10 @@ def run_graph_split(
                 spec_k = CustomSpec(name, d, group=spec.group)
                 cfg = replace(config, split="never", artifacts_dir=keep / "kept", link_from=link_from, scales=scales)
                 try:
-                    needs = int(part_settings(spec_k, tol, cfg)["run_args"]["logrows"])  # its search, cached
+                    # its search (cached), laid out to fit the budget at the domain where it can
+                    needs = int(
+                        part_settings(spec_k, tol, replace(cfg, commit_logrows=lay or None))["run_args"]["logrows"]
+                    )
                 except StageFailed:
                     needs = 0  # run_part fails at the same stage and records it
                 if needs > lay and results:
@@ -206,7 +209,8 @@ def run_graph_split(
                 made[i] = produced(keep / "kept" / name, results[-1], backend, config)
             return results, lay, None
 
-        lay, relaid = 0, []
+        # --split auto starts at the logrows its ladder laid the largest part out at (RunConfig.commit_logrows)
+        lay, relaid = config.commit_logrows or 0, []
         try:
             for _ in range(len(parts)):  # each new round lays every part out larger: at most one per part
                 results, used, larger = prove_parts(lay)

@@ -38,6 +38,10 @@ RULE = (
     "the search's circuit when its predicted peak fits the budget; else, of its layouts (inner columns x "
     "rows or col-overflow) predicted to fit, the one predicted to prove fastest"
 )
+DOMAIN_RULE = (
+    "; a graph split's part, at the logrows its parts commit over when a layout fits there (else the "
+    "split lays every part out again at the larger logrows it needs)"
+)
 
 
 def fit(exp, wl: dict, found: dict, budget: int | None, predict: Callable[[dict], dict]) -> dict:
@@ -53,12 +57,17 @@ def fit(exp, wl: dict, found: dict, budget: int | None, predict: Callable[[dict]
     except (OSError, KeyError, ValueError):  # no fitted prediction for this backend: nothing to weigh
         return found
     chosen = search["candidates"][search["chosen"]]
+    domain = exp.cfg.commit_logrows  # a graph split's part: the logrows its parts commit over so far
     record = {
         "budget_bytes": budget,
-        "rule": RULE,
+        "rule": RULE + (DOMAIN_RULE if domain else ""),
         "search_choice": layout_record(chosen["num_inner_cols"], "rows", settings, own, budget),
+        **({"domain_logrows": domain} if domain else {}),
     }
-    if own["peak_rss_bytes"] <= budget:
+    k = int(settings["run_args"]["logrows"])
+    if domain and k <= domain:  # it will be laid out at the domain: weighed there
+        own = predict(at_logrows(settings, domain))
+    if own["peak_rss_bytes"] <= budget and (not domain or k <= domain):
         search["memory"] = {**record, "chosen": "the search's", "why": "its predicted peak fits the budget"}
         return found
     key = content_key(
@@ -67,8 +76,11 @@ def fit(exp, wl: dict, found: dict, budget: int | None, predict: Callable[[dict]
         budget,
         sorted(exp.cfg.inner_cols),
         sha256_file(prediction_data(exp.cfg.backend)),
+        domain,
     )
-    m, built = exp.cache.get_or_build("memory-fit", key, lambda tmp: build(exp, wl, chosen, tmp, budget, predict))
+    m, built = exp.cache.get_or_build(
+        "memory-fit", key, lambda tmp: build(exp, wl, chosen, tmp, budget, predict, domain)
+    )
     meta = m["meta"]
     search["memory"] = {
         **record,
@@ -106,7 +118,9 @@ def layout_record(cols: int, layout: str, settings: dict, p: dict, budget: int) 
     }
 
 
-def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable[[dict], dict]) -> dict:
+def build(
+    exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable[[dict], dict], domain: int | None = None
+) -> dict:
     """The memory-fit entry: for each column count, the candidate's rows settings and ezkl's col-overflow
     floor made in one child (measured as `weighed`), every logrows from the floor to the rows' own
     predicted; fastest_fitting's made again into tmp/settings.json by the settings and calibrate
@@ -150,13 +164,18 @@ def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable
         floor = (
             k if "error" in over_got else int(json.loads(Path(over_got["settings"]).read_text())["run_args"]["logrows"])
         )
-        for s in spilled(settings, floor):
+        raised = [at_logrows(settings, domain)] if domain and domain > k else []  # its rows, at the domain
+        for s in spilled(settings, floor) + raised:
             p = predict(s)
-            rec = layout_record(cols, "rows" if s is settings else "col-overflow", s, p, budget)
+            rec = layout_record(cols, "col-overflow" if s["run_args"]["logrows"] < k else "rows", s, p, budget)
             weighed.append({**rec, "col_overflow_floor": floor})
             laid.append((s, p))
             made_by.append({**rows_lay, "record": weighed[-1]})
-    i = fastest_fitting(laid, budget) if laid else None
+    at_domain = [j for j, (s, _) in enumerate(laid) if s["run_args"]["logrows"] == domain]
+    if any(laid[j][1]["peak_rss_bytes"] <= budget for j in at_domain):  # a part fitting the split's domain
+        i: int | None = at_domain[fastest_fitting([laid[j] for j in at_domain], budget)]
+    else:
+        i = fastest_fitting(laid, budget) if laid else None
     best = (made_by[i]["record"], made_by[i]) if i is not None and laid[i][1]["peak_rss_bytes"] <= budget else None
     for f in made.iterdir():
         f.unlink()
@@ -203,8 +222,13 @@ def build(exp, wl: dict, chosen: dict, tmp: Path, budget: int, predict: Callable
     settings_path.write_text(json.dumps(at_logrows(remade, rec["logrows"])))
     meta.update(
         chosen={k: rec[k] for k in ("num_inner_cols", "layout", "logrows")},
-        why=f"the search's circuit is predicted over the budget; {rec['num_inner_cols']} columns, {rec['layout']}, "
-        f"at logrows {rec['logrows']} is predicted to fit and to prove fastest of those that do",
+        why=(
+            f"the search's circuit is not laid out within the budget at the split's domain (logrows {domain})"
+            if domain
+            else "the search's circuit is predicted over the budget"
+        )
+        + f"; {rec['num_inner_cols']} columns, {rec['layout']}, at logrows {rec['logrows']} is predicted to fit and "
+        f"to prove fastest of those that do" + (" there" if rec["logrows"] == domain else ""),
         settings=measured(gen),
         calibrate=measured(cal),
     )

@@ -79,6 +79,7 @@ def norm_auto(spec, tol: float, config: RunConfig, engine: Engine, run_whole) ->
         "LayerNorm: its statistics span the whole tensor (decomposed instead)",
         how=norm_choice.HOW,
         whole_first=too_big,
+        one_domain=False,  # its parts are not linked by commitments
     )
 
 

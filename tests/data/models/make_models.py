@@ -48,3 +48,5 @@ if __name__ == "__main__":
     save("two_outputs", TwoOutputs(), [torch.randn(1, 6)], ["x"], ["p", "q"])
     save("conv_tanh", nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh()), [torch.randn(1, 1, 4, 4)],
          ["image"], ["features"])
+    # a cheap first layer and a wide second: split in 2, its first part needs far fewer rows than its second
+    save("relu_wide", nn.Sequential(nn.ReLU(), nn.Linear(16, 512)), [torch.randn(1, 16)], ["x"], ["y"])
