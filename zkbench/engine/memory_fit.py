@@ -99,6 +99,20 @@ def fit(exp, wl: dict, found: dict, budget: int | None, predict: Callable[[dict]
     return m
 
 
+def choose(laid: list[tuple[dict, dict]], budget: int, domain: int | None) -> int | None:
+    """Which of the weighed layouts is built: fastest_fitting's; under a split's domain, of those at the
+    domain when one fits there, else of those above it (the split lays every part out again there):
+    one below it would be raised to the domain, where it was weighed as its rows raised."""
+    if not laid:
+        return None
+    if domain:
+        for pick in (lambda k: k == domain, lambda k: k > domain):
+            idx = [j for j, (s, _) in enumerate(laid) if pick(int(s["run_args"]["logrows"]))]
+            if any(laid[j][1]["peak_rss_bytes"] <= budget for j in idx):
+                return idx[fastest_fitting([laid[j] for j in idx], budget)]
+    return fastest_fitting(laid, budget)
+
+
 def prediction_data(backend: str) -> Path:
     from zkbench.resources.predict.model import data_path
 
@@ -171,11 +185,7 @@ def build(
             weighed.append({**rec, "col_overflow_floor": floor})
             laid.append((s, p))
             made_by.append({**rows_lay, "record": weighed[-1]})
-    at_domain = [j for j, (s, _) in enumerate(laid) if s["run_args"]["logrows"] == domain]
-    if any(laid[j][1]["peak_rss_bytes"] <= budget for j in at_domain):  # a part fitting the split's domain
-        i: int | None = at_domain[fastest_fitting([laid[j] for j in at_domain], budget)]
-    else:
-        i = fastest_fitting(laid, budget) if laid else None
+    i = choose(laid, budget, domain)
     best = (made_by[i]["record"], made_by[i]) if i is not None and laid[i][1]["peak_rss_bytes"] <= budget else None
     for f in made.iterdir():
         f.unlink()
