@@ -52,21 +52,24 @@ def fit(exp, wl: dict, found: dict, budget: int | None, predict: Callable[[dict]
     if not budget or search.get("chosen") is None or "scale" not in search["candidates"][search["chosen"]]:
         return found  # no budget, or ezkl's own circuit (no candidate of the grid to lay out again)
     settings = json.loads((Path(found["dir"]) / "settings.json").read_text())
+    domain = exp.cfg.commit_logrows  # a graph split's part: the logrows its parts commit over so far
+    k = int(settings["run_args"]["logrows"])
+    if domain and k < domain:  # it will be laid out at the domain (raised at compile): weighed there
+        settings = at_logrows(settings, domain)
     try:
         own = predict(settings)
     except (OSError, KeyError, ValueError):  # no fitted prediction for this backend: nothing to weigh
         return found
     chosen = search["candidates"][search["chosen"]]
-    domain = exp.cfg.commit_logrows  # a graph split's part: the logrows its parts commit over so far
     record = {
         "budget_bytes": budget,
         "rule": RULE + (DOMAIN_RULE if domain else ""),
-        "search_choice": layout_record(chosen["num_inner_cols"], "rows", settings, own, budget),
+        "search_choice": {
+            **layout_record(chosen["num_inner_cols"], "rows", settings, own, budget),
+            **({"raised_from_logrows": k} if domain and k < domain else {}),
+        },
         **({"domain_logrows": domain} if domain else {}),
     }
-    k = int(settings["run_args"]["logrows"])
-    if domain and k <= domain:  # it will be laid out at the domain: weighed there
-        own = predict(at_logrows(settings, domain))
     if own["peak_rss_bytes"] <= budget and (not domain or k <= domain):
         search["memory"] = {**record, "chosen": "the search's", "why": "its predicted peak fits the budget"}
         return found

@@ -36,7 +36,8 @@ def graph_split(spec, tol: float, config: RunConfig, engine: Engine, run_part=No
         config,
         run_part or engine.run_experiment,
         lambda: engine.whole_workload(spec, tol, config),
-        lambda: engine.probe_settings(spec, tol, config),
+        # the whole's search, for its scale: not laid out at the parts' domain (its own memory fit, cached)
+        lambda: engine.probe_settings(spec, tol, replace(config, commit_logrows=None)),
         engine.probe_settings,
     )
 
